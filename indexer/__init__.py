@@ -1,0 +1,1 @@
+"""Build side: files → documents → passages → index directory."""

@@ -1,0 +1,104 @@
+"""Document metadata taken from the text: title, issuing body, region, year, type, script."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, fields
+
+from .normalize import script_of, to_simplified
+from .structure import heading_level
+
+TITLE_WORDS = re.compile(r"报告|要点|计划|方案|意见|办法|条例|规定|通知|决定|细则|规则|法$|纲要|总结|情况")
+BODY = re.compile(
+    r"((?:[\u4e00-\u9fff]{2,8}?(?:省|市|县|区|自治区))?[\u4e00-\u9fff]{0,12}?"
+    r"(?:人民政府|工业和信息化局|工业和信息化厅|司法局|司法厅|政务服务数据管理局|[\u4e00-\u9fff]{1,10}(?:局|厅|委员会|办公室)))"
+)
+REGION = re.compile(r"([\u4e00-\u9fff]{2,6}?省)?([\u4e00-\u9fff]{2,4}?市)")
+PROVINCE_OF_CITY = {"广州": "广东省", "深圳": "广东省", "江门": "广东省", "佛山": "广东省", "东莞": "广东省", "珠海": "广东省"}
+YEAR = re.compile(r"(19[5-9]\d|20[0-4]\d)\s*年?度?")
+# The year a report covers, most telling phrasing first.
+COVERED_YEAR = [
+    re.compile(r"(19[5-9]\d|20[0-4]\d)\s*年度?(?:[^，,。]{0,6})(?:法治|依法行政|工作)"),
+    re.compile(r"(?:^|\n)\s*(19[5-9]\d|20[0-4]\d)\s*年"),
+]
+
+
+@dataclass
+class DocumentMeta:
+    """Metadata of one document; an empty string means 'not known', never a guess."""
+
+    title: str = ""
+    issuing_body: str = ""
+    region: str = ""
+    year: str = ""
+    doc_type: str = ""  # 年度报告 | 工作要点 | 法规 | 其他
+    script: str = ""  # simplified | traditional | mixed
+
+    def to_json(self) -> dict:
+        """Plain dict for SQLite and the API."""
+        return asdict(self)
+
+    def merged(self, overrides: dict) -> "DocumentMeta":
+        """A copy with the known fields of `overrides` (sidecar or JSONL meta) taking precedence."""
+        names = {f.name for f in fields(self)}
+        aliases = {"body": "issuing_body", "type": "doc_type"}
+        values = self.to_json()
+        for key, value in (overrides or {}).items():
+            key = aliases.get(key, key)
+            if key in names and value not in (None, ""):
+                values[key] = str(value)
+        return DocumentMeta(**values)
+
+
+def guess_title(text: str) -> str:
+    """The first short line before the body that reads like a document title."""
+    for line in text.split("\n")[:8]:
+        line = line.strip()
+        if (
+            6 <= len(line) <= 80 and "。" not in line and heading_level(line) is None
+            and TITLE_WORDS.search(to_simplified(line))
+        ):
+            return line
+    return ""
+
+
+def extract_metadata(text: str, given_title: str = "") -> DocumentMeta:
+    """Everything that can be read off the cleaned text; unknown fields stay empty."""
+    title = given_title or guess_title(text)
+    simplified = to_simplified(text)
+    title_s = to_simplified(title)
+    head = to_simplified(title + "\n" + text[:600])
+    tail = simplified[-300:]
+
+    body = ""
+    for source in (title_s, head, tail):
+        m = BODY.search(source)
+        if m and not re.search(r"[我本该各贵]", m.group(1)) and not m.group(1).startswith(("局", "结合")):
+            body = m.group(1)
+            break
+
+    region = ""
+    m = REGION.search(body or title_s)
+    if m:
+        city = m.group(2)
+        province = m.group(1) or PROVINCE_OF_CITY.get(city[:-1], "")
+        region = province + city
+
+    year = ""
+    for pattern, source in [(YEAR, title_s)] + [(p, head) for p in COVERED_YEAR]:
+        m = pattern.search(source)
+        if m:
+            year = m.group(1)
+            break
+
+    if re.search(r"^第\s*[一二三四五六七八九十\d]+\s*条", simplified, re.M) and re.search(r"条例|办法|规定|法$", title_s):
+        doc_type = "法规"
+    elif "要点" in title_s:
+        doc_type = "工作要点"
+    elif "报告" in title_s or re.search(r"报告如下|专此报告|特此报告", simplified):
+        doc_type = "年度报告"
+    elif re.search(r"工作要点如下|要点如下", head):
+        doc_type = "工作要点"
+    else:
+        doc_type = "其他"
+    return DocumentMeta(title, body, region, year, doc_type, script_of(text))

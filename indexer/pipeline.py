@@ -1,0 +1,193 @@
+"""index(paths, index_dir): read → clean → structure → embed → publish, reusing unchanged work."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .clean import clean_text
+from .metadata import extract_metadata
+from .model import Encoder, ModelInfo
+from .normalize import matching_form, tokenize
+from .sources import RawDocument, SourceError, discover, read_file
+from .store import (
+    DocumentRecord, IndexNotFoundError, PassageRecord, current_version_dir, load_documents,
+    load_passages, load_vectors, publish, read_manifest, writer_lock,
+)
+from .structure import parse_passages
+
+
+class ModelMismatchError(RuntimeError):
+    """The index was built with another embedding model than the one configured."""
+
+
+@dataclass
+class IndexSummary:
+    """What one indexing run did."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # "path: reason"
+    documents: int = 0
+    passages: int = 0
+    embedded: int = 0
+    seconds: float = 0.0
+    version: str = ""
+
+    def lines(self) -> list[str]:
+        """Human-readable report of the run."""
+        out = [
+            f"documents: {len(self.added)} added, {len(self.updated)} updated, {len(self.unchanged)} unchanged, "
+            f"{len(self.duplicates)} duplicate, {len(self.skipped)} skipped",
+            f"index: {self.documents} documents, {self.passages} passages ({self.embedded} embedded this run) "
+            f"in {self.seconds:.1f}s" + (f", version {self.version}" if self.version else ", nothing changed"),
+        ]
+        out += [f"  duplicate: {d}" for d in self.duplicates]
+        out += [f"  skipped: {s}" for s in self.skipped]
+        return out
+
+
+def content_hash(text: str) -> str:
+    """Hash of a document's raw text, for change detection and de-duplication."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def display_title(meta, name: str) -> str:
+    """The document's title, or a label built from what is known of it, or its file name."""
+    if meta.title:
+        return meta.title
+    kind = {"年度报告": "年度报告", "工作要点": "工作要点", "法规": "法规"}.get(meta.doc_type, "")
+    year = f"{meta.year}年" if meta.year else ""
+    if year and kind == "年度报告":
+        year, kind = f"{meta.year}年度", "报告"
+    label = meta.issuing_body + year + kind
+    return label or name
+
+
+def build_document(raw: RawDocument) -> tuple[DocumentRecord, list[PassageRecord]]:
+    """Clean, structure and describe one document (no embedding)."""
+    text = clean_text(raw.text)
+    meta = extract_metadata(text, raw.title).merged(raw.meta)
+    passages = []
+    for ordinal, span in enumerate(parse_passages(text)):
+        body = text[span.start : span.end]
+        context = span.heading_path[-1] if span.heading_path else ""
+        indexed = f"{context}\n{body}" if context and not body.startswith(context) else body
+        passages.append(PassageRecord(
+            passage_id=f"{raw.doc_id}-{ordinal:04d}", doc_id=raw.doc_id, ordinal=ordinal,
+            start=span.start, end=span.end, heading_path=span.heading_path, kind=span.kind, text=body,
+            match_text=matching_form(indexed), tokens=tokenize(indexed),
+        ))
+    doc = DocumentRecord(
+        doc_id=raw.doc_id, source=raw.source, name=raw.name, content_hash=content_hash(raw.text), text=text,
+        title=meta.title, display_title=display_title(meta, raw.name), issuing_body=meta.issuing_body,
+        region=meta.region, year=meta.year, doc_type=meta.doc_type, script=meta.script, n_passages=len(passages),
+    )
+    return doc, passages
+
+
+def check_model(index_model: ModelInfo, configured: ModelInfo, index_dir: Path) -> None:
+    """Refuse to mix vectors of two models, saying which model the index needs."""
+    if not index_model.matches(configured):
+        raise ModelMismatchError(
+            f"index {index_dir} was built with model {index_model.name!r} (dim {index_model.dim}, "
+            f"fingerprint {index_model.fingerprint}) but the configured model is {configured.name!r} "
+            f"(dim {configured.dim}, fingerprint {configured.fingerprint}). Use --model {index_model.name} "
+            f"(or FAZHI_MODEL), or index into a new directory."
+        )
+
+
+def index_paths(
+    paths: list[Path], index_dir: Path, encoder: Encoder | None = None, model_name: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> IndexSummary:
+    """Add or update the documents under `paths` in the index at `index_dir`; others are kept."""
+    started = time.time()
+    index_dir = Path(index_dir)
+    say = progress or (lambda _msg: None)
+    summary = IndexSummary()
+    with writer_lock(index_dir):
+        encoder = encoder or Encoder(model_name)
+        old_docs, old_passages, old_vectors = _previous(index_dir, encoder)
+        files, errors = discover([Path(p) for p in paths])
+        summary.skipped += [str(e) for e in errors]
+
+        docs: dict[str, DocumentRecord] = {d.doc_id: d for d in old_docs}
+        passages: dict[str, list[PassageRecord]] = {}
+        for p in old_passages:
+            passages.setdefault(p.doc_id, []).append(p)
+        seen_hashes: dict[str, str] = {}
+        for path in files:
+            for item in read_file(path):
+                if isinstance(item, SourceError):
+                    summary.skipped.append(str(item))
+                    continue
+                _add_document(item, docs, passages, seen_hashes, summary)
+        say(f"{len(files)} files read")
+
+        if not (summary.added or summary.updated):
+            summary.documents, summary.passages = len(docs), sum(len(v) for v in passages.values())
+            summary.seconds = time.time() - started
+            return summary
+
+        ordered_docs = sorted(docs.values(), key=lambda d: (d.name, d.doc_id))
+        all_passages = [p for d in ordered_docs for p in passages.get(d.doc_id, [])]
+        reusable = {p.match_text: i for i, p in enumerate(old_passages)}
+        vectors = np.zeros((len(all_passages), encoder.dim), np.float32)
+        to_embed = []
+        for i, p in enumerate(all_passages):
+            j = reusable.get(p.match_text)
+            if j is not None:
+                vectors[i] = old_vectors[j]
+            else:
+                to_embed.append(i)
+        say(f"embedding {len(to_embed)} passages")
+        if to_embed:
+            vectors[to_embed] = encoder.encode_passages([all_passages[i].match_text for i in to_embed])
+        manifest = {"model": encoder.info.to_json()}
+        version = publish(index_dir, ordered_docs, all_passages, vectors, manifest)
+        summary.embedded = len(to_embed)
+        summary.documents, summary.passages = len(ordered_docs), len(all_passages)
+        summary.version = version.name
+    summary.seconds = time.time() - started
+    return summary
+
+
+def _add_document(
+    raw: RawDocument, docs: dict[str, DocumentRecord], passages: dict[str, list[PassageRecord]],
+    seen_hashes: dict[str, str], summary: IndexSummary,
+) -> None:
+    """Place one read document into the next version's set, recording what happened to it."""
+    digest = content_hash(raw.text)
+    if digest in seen_hashes:
+        summary.duplicates.append(f"{raw.source} (same text as {seen_hashes[digest]})")
+        return
+    seen_hashes[digest] = raw.source
+    previous = docs.get(raw.doc_id)
+    if previous is not None and previous.content_hash == digest:
+        summary.unchanged.append(raw.source)
+        return
+    doc, doc_passages = build_document(raw)
+    if not doc_passages:
+        summary.skipped.append(f"{raw.source}: no indexable text after cleaning")
+        return
+    docs[doc.doc_id] = doc
+    passages[doc.doc_id] = doc_passages
+    (summary.updated if previous is not None else summary.added).append(raw.source)
+
+
+def _previous(index_dir: Path, encoder: Encoder) -> tuple[list[DocumentRecord], list[PassageRecord], np.ndarray]:
+    """The published version's documents, passages and vectors (empty for a new index)."""
+    try:
+        version_dir = current_version_dir(index_dir)
+    except IndexNotFoundError:
+        return [], [], np.zeros((0, encoder.dim), np.float32)
+    check_model(ModelInfo.from_json(read_manifest(version_dir)["model"]), encoder.info, index_dir)
+    return load_documents(version_dir), load_passages(version_dir), load_vectors(version_dir)

@@ -1,0 +1,232 @@
+"""The index directory: immutable versions (SQLite, FAISS, BM25) behind an atomically swapped CURRENT."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import sqlite3
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+FORMAT_VERSION = 1
+CURRENT = "CURRENT"
+KEEP_VERSIONS = 2  # the current one and the one before it, for readers still holding it
+
+SCHEMA = """
+CREATE TABLE documents (
+    doc_id TEXT PRIMARY KEY, source TEXT NOT NULL, name TEXT NOT NULL, content_hash TEXT NOT NULL,
+    text TEXT NOT NULL, title TEXT NOT NULL, display_title TEXT NOT NULL, issuing_body TEXT NOT NULL,
+    region TEXT NOT NULL, year TEXT NOT NULL, doc_type TEXT NOT NULL, script TEXT NOT NULL,
+    n_passages INTEGER NOT NULL
+);
+CREATE TABLE passages (
+    pos INTEGER PRIMARY KEY, passage_id TEXT UNIQUE NOT NULL, doc_id TEXT NOT NULL REFERENCES documents,
+    ordinal INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL, heading_path TEXT NOT NULL,
+    kind TEXT NOT NULL, text TEXT NOT NULL, match_text TEXT NOT NULL, tokens TEXT NOT NULL
+);
+CREATE INDEX passages_doc ON passages(doc_id, ordinal);
+"""
+
+
+class IndexNotFoundError(FileNotFoundError):
+    """No published index in the directory."""
+
+
+@dataclass
+class DocumentRecord:
+    """A document as stored: cleaned original text and its metadata."""
+
+    doc_id: str
+    source: str
+    name: str
+    content_hash: str
+    text: str
+    title: str
+    display_title: str
+    issuing_body: str = ""
+    region: str = ""
+    year: str = ""
+    doc_type: str = ""
+    script: str = ""
+    n_passages: int = 0
+
+
+@dataclass
+class PassageRecord:
+    """A passage as stored; `match_text` is what BM25 and the encoder saw, `tokens` its jieba tokens."""
+
+    passage_id: str
+    doc_id: str
+    ordinal: int
+    start: int
+    end: int
+    heading_path: list[str]
+    kind: str
+    text: str
+    match_text: str
+    tokens: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def writer_lock(index_dir: Path) -> Iterator[None]:
+    """One indexer at a time per index directory."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / ".write.lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RuntimeError(f"another indexer is writing to {index_dir}; try again when it has finished") from None
+        yield
+
+
+def current_version_dir(index_dir: Path) -> Path:
+    """The folder of the published version, or IndexNotFoundError."""
+    pointer = Path(index_dir) / CURRENT
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        raise IndexNotFoundError(f"no index in {index_dir}: run 'fazhi index PATH' first") from None
+    folder = Path(index_dir) / "versions" / name
+    if not (folder / "manifest.json").exists():
+        raise IndexNotFoundError(f"index {index_dir} points to a missing version {name}")
+    return folder
+
+
+def read_manifest(version_dir: Path) -> dict:
+    """The manifest of a version: model, counts, creation time."""
+    return json.loads((version_dir / "manifest.json").read_text(encoding="utf-8"))
+
+
+def connect(version_dir: Path) -> sqlite3.Connection:
+    """A read-only SQLite connection to a version's metadata, usable from server threads."""
+    uri = f"file:{version_dir / 'index.sqlite'}?mode=ro"
+    conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def load_documents(version_dir: Path) -> list[DocumentRecord]:
+    """All documents of a version."""
+    with connect(version_dir) as conn:
+        return [DocumentRecord(**dict(row)) for row in conn.execute("SELECT * FROM documents ORDER BY name")]
+
+
+def load_passages(version_dir: Path) -> list[PassageRecord]:
+    """All passages of a version, in index position order."""
+    with connect(version_dir) as conn:
+        rows = conn.execute("SELECT * FROM passages ORDER BY pos").fetchall()
+    return [passage_from_row(row) for row in rows]
+
+
+def passage_from_row(row: sqlite3.Row) -> PassageRecord:
+    """A PassageRecord from a passages table row."""
+    data = dict(row)
+    data.pop("pos", None)
+    data["heading_path"] = json.loads(data["heading_path"])
+    data["tokens"] = data["tokens"].split(" ") if data["tokens"] else []
+    return PassageRecord(**data)
+
+
+def load_vectors(version_dir: Path) -> np.ndarray:
+    """The passage vectors of a version, in position order."""
+    import faiss
+
+    index = faiss.read_index(str(version_dir / "dense.faiss"))
+    return index.reconstruct_n(0, index.ntotal) if index.ntotal else np.zeros((0, index.d), np.float32)
+
+
+def publish(
+    index_dir: Path, documents: list[DocumentRecord], passages: list[PassageRecord],
+    vectors: np.ndarray, manifest: dict,
+) -> Path:
+    """Write a complete new version beside the old one, then point CURRENT at it in one rename."""
+    import bm25s
+    import faiss
+
+    index_dir = Path(index_dir)
+    versions = index_dir / "versions"
+    versions.mkdir(parents=True, exist_ok=True)
+    name = time.strftime("v%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+    tmp = versions / f".tmp-{name}"
+    tmp.mkdir()
+    try:
+        conn = sqlite3.connect(tmp / "index.sqlite")
+        conn.executescript(SCHEMA)
+        conn.executemany(
+            "INSERT INTO documents VALUES (:doc_id,:source,:name,:content_hash,:text,:title,:display_title,"
+            ":issuing_body,:region,:year,:doc_type,:script,:n_passages)",
+            [asdict(d) for d in documents],
+        )
+        conn.executemany(
+            "INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            [
+                (pos, p.passage_id, p.doc_id, p.ordinal, p.start, p.end,
+                 json.dumps(p.heading_path, ensure_ascii=False), p.kind, p.text, p.match_text, " ".join(p.tokens))
+                for pos, p in enumerate(passages)
+            ],
+        )
+        conn.commit()
+        conn.close()
+
+        dense = faiss.IndexFlatIP(int(manifest["model"]["dim"]))
+        if len(passages):
+            dense.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        faiss.write_index(dense, str(tmp / "dense.faiss"))
+
+        if passages:
+            bm25 = bm25s.BM25()
+            bm25.index([p.tokens for p in passages], show_progress=False)
+            bm25.save(str(tmp / "bm25"), show_progress=False)
+
+        manifest = {**manifest, "format": FORMAT_VERSION, "version": name,
+                    "documents": len(documents), "passages": len(passages), "created": time.time()}
+        (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+        _fsync_tree(tmp)
+        final = versions / name
+        os.rename(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _point_current(index_dir, name)
+    _remove_old_versions(versions, keep=name)
+    return final
+
+
+def _fsync_tree(folder: Path) -> None:
+    for path in folder.rglob("*"):
+        if path.is_file():
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+
+
+def _point_current(index_dir: Path, name: str) -> None:
+    tmp = index_dir / f".{CURRENT}.{uuid.uuid4().hex[:6]}"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(name + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, index_dir / CURRENT)
+    dir_fd = os.open(index_dir, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _remove_old_versions(versions: Path, keep: str) -> None:
+    """Delete unfinished temp folders and all but the newest KEEP_VERSIONS versions."""
+    for tmp in versions.glob(".tmp-*"):
+        if tmp.name != f".tmp-{keep}":
+            shutil.rmtree(tmp, ignore_errors=True)
+    finished = sorted((p for p in versions.iterdir() if p.is_dir() and p.name.startswith("v")), key=lambda p: p.name)
+    for old in finished[:-KEEP_VERSIONS]:
+        if old.name != keep:
+            shutil.rmtree(old, ignore_errors=True)

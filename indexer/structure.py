@@ -1,0 +1,198 @@
+"""Heading hierarchy (一、（一）1.（1）, 第X编/章/节/条) and enumerated measures (一是…) → passages."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+CN_NUM = "一二三四五六七八九十百千零〇两"
+# Report heading levels, outermost first; regulation levels sit above them.
+HEADING_PATTERNS: list[tuple[int, re.Pattern[str]]] = [
+    (1, re.compile(rf"^第\s*[{CN_NUM}\d]+\s*[编編]")),
+    (2, re.compile(rf"^第\s*[{CN_NUM}\d]+\s*章")),
+    (3, re.compile(rf"^第\s*[{CN_NUM}\d]+\s*[节節]")),
+    (4, re.compile(rf"^[{CN_NUM}]+\s*[、.．]")),
+    (5, re.compile(rf"^[（(]\s*[{CN_NUM}]+\s*[）)]")),
+    (6, re.compile(r"^\d{1,2}\s*[、.．](?!\d)")),
+    (7, re.compile(r"^[（(]\s*\d{1,2}\s*[）)]")),
+]
+REGULATION_LEVELS = (1, 2, 3)
+ARTICLE = re.compile(rf"^第\s*[{CN_NUM}\d]+\s*[条條](?:之[{CN_NUM}\d]+)?")
+# 一是…二是… at the start of the paragraph or of a sentence.
+MEASURE = re.compile(rf"(?:^|(?<=[。；;！!？?：:\s]))[{CN_NUM}]{{1,3}}是")
+SENTENCE_END = re.compile(r"[。！？!?；;]")
+CJK = re.compile(r"[\u3400-\u9fff]")
+
+MAX_PASSAGE_CHARS = 360  # ~e5's 512-token window with room for the heading; longer text is split
+SHORT_PARAGRAPH = 80  # a paragraph this short keeps its 一是…二是… together
+MAX_HEADING_CHARS = 60
+MAX_REGULATION_HEADING = 40
+
+
+@dataclass
+class Passage:
+    """A searchable unit: its span in the document text and the headings above it."""
+
+    start: int
+    end: int
+    heading_path: list[str] = field(default_factory=list)
+    kind: str = "paragraph"  # paragraph | measure | article
+
+
+@dataclass
+class _Line:
+    start: int
+    end: int
+    text: str
+
+
+def _lines(text: str) -> list[_Line]:
+    """Non-empty lines with their offsets, surrounding whitespace excluded from the span."""
+    out, pos = [], 0
+    for raw in text.split("\n"):
+        stripped = raw.strip()
+        if stripped:
+            lead = len(raw) - len(raw.lstrip())
+            out.append(_Line(pos + lead, pos + lead + len(stripped), stripped))
+        pos += len(raw) + 1
+    return out
+
+
+def heading_level(line: str) -> int | None:
+    """The heading level a line starts with, or None for body text."""
+    for level, pattern in HEADING_PATTERNS:
+        if pattern.match(line):
+            if level in REGULATION_LEVELS and len(line) > MAX_REGULATION_HEADING:
+                return None
+            return level
+    return None
+
+
+def _split_heading(line: _Line) -> tuple[str, int]:
+    """(heading title, offset where the body starts; line.end when the line is all heading)."""
+    text = line.text
+    first_end = SENTENCE_END.search(text)
+    if first_end is None or first_end.end() == len(text):
+        if len(text) <= MAX_HEADING_CHARS:
+            return text.rstrip("。；;"), line.end
+        return _label(text), line.start
+    if first_end.start() <= MAX_HEADING_CHARS:
+        body = first_end.end()
+        while body < len(text) and text[body].isspace():
+            body += 1
+        return text[: first_end.start()], line.start + body
+    return _label(text), line.start
+
+
+def _label(text: str) -> str:
+    """The bare enumerator of a heading line, e.g. （三） or 2."""
+    for _, pattern in HEADING_PATTERNS:
+        m = pattern.match(text)
+        if m:
+            return m.group(0).strip()
+    return text[:10]
+
+
+def is_substantive(text: str) -> bool:
+    """Worth indexing: a real sentence, not a title, date, salutation or signature."""
+    if len(CJK.findall(text)) < 12:
+        return False
+    return bool(SENTENCE_END.search(text) or re.search(r"[，,]", text)) or len(text) >= MAX_HEADING_CHARS
+
+
+def split_long(start: int, end: int, text: str, limit: int = MAX_PASSAGE_CHARS) -> list[tuple[int, int]]:
+    """Split [start, end) of `text` at sentence ends into pieces of at most `limit` characters."""
+    if end - start <= limit:
+        return [(start, end)]
+    cuts = [m.end() for m in SENTENCE_END.finditer(text, start, end)] + [end]
+    pieces, piece_start, previous = [], start, start
+    for cut in cuts:
+        if cut - piece_start > limit:
+            if previous > piece_start:
+                pieces.append((piece_start, previous))
+                piece_start = previous
+            while cut - piece_start > limit:  # one sentence longer than the limit: hard cut
+                pieces.append((piece_start, piece_start + limit))
+                piece_start += limit
+        previous = cut
+    if piece_start < end:
+        pieces.append((piece_start, end))
+    return pieces
+
+
+def split_measures(start: int, end: int, text: str) -> list[tuple[int, int, str]]:
+    """(start, end, kind) pieces of a paragraph: the intro and each 一是…/二是… measure."""
+    body = text[start:end]
+    marks = [m.start() for m in MEASURE.finditer(body)]
+    if len(body) < SHORT_PARAGRAPH or len(marks) < 2 or not body[marks[0] :].startswith("一是"):
+        return [(start, end, "paragraph")]
+    pieces = []
+    if body[: marks[0]].strip():
+        pieces.append((start, start + marks[0], "paragraph"))
+    bounds = marks + [len(body)]
+    for a, b in zip(bounds, bounds[1:]):
+        pieces.append((start + a, start + b, "measure"))
+    return pieces
+
+
+def _trim(start: int, end: int, text: str) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def parse_passages(text: str) -> list[Passage]:
+    """Split cleaned document text into passages that follow its own headings."""
+    passages: list[Passage] = []
+    stack: list[tuple[int, str]] = []  # (level, heading title)
+    article: Passage | None = None
+
+    def path() -> list[str]:
+        return [title for _, title in stack]
+
+    def emit(start: int, end: int, kind: str, heading_path: list[str]) -> None:
+        for piece_start, piece_end, piece_kind in (
+            split_measures(start, end, text) if kind == "paragraph" else [(start, end, kind)]
+        ):
+            for a, b in split_long(piece_start, piece_end, text):
+                a, b = _trim(a, b, text)
+                if b > a and is_substantive(text[a:b]):
+                    passages.append(Passage(a, b, list(heading_path), piece_kind))
+
+    def close_article() -> None:
+        nonlocal article
+        if article is not None:
+            emit(article.start, article.end, "article", article.heading_path)
+            article = None
+
+    for line in _lines(text):
+        if ARTICLE.match(line.text):
+            close_article()
+            label = ARTICLE.match(line.text).group(0).replace(" ", "")
+            article = Passage(line.start, line.end, path() + [label], "article")
+            continue
+        level = heading_level(line.text)
+        if level in REGULATION_LEVELS:
+            close_article()
+            while stack and stack[-1][0] >= level:
+                stack.pop()
+            stack.append((level, line.text))
+            continue
+        if article is not None:  # items and paragraphs inside an article belong to it
+            article.end = line.end
+            continue
+        if level is None:
+            emit(line.start, line.end, "paragraph", path())
+            continue
+        title, body_start = _split_heading(line)
+        while stack and stack[-1][0] >= level:
+            stack.pop()
+        stack.append((level, title))
+        if body_start < line.end:
+            # A work-plan item whose body is only "(法规处牵头)" keeps its whole line as the passage.
+            substantive_body = is_substantive(text[body_start : line.end])
+            emit(body_start if substantive_body else line.start, line.end, "paragraph", path())
+    close_article()
+    return passages

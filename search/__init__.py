@@ -1,0 +1,1 @@
+"""Query side: read-only search over a published index directory."""

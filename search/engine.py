@@ -1,0 +1,267 @@
+"""SearchEngine: hybrid search and find-similar over one published index version."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from indexer.model import Encoder, ModelInfo, configured_model_name
+from indexer.normalize import matching_form, tokenize
+from indexer.pipeline import check_model
+from indexer.store import (
+    DocumentRecord, PassageRecord, connect, current_version_dir, passage_from_row, read_manifest,
+)
+
+from .dense import DenseIndex
+from .fusion import limit_per_group, reciprocal_rank_fusion
+from .highlight import highlight_spans
+from .lexical import LexicalIndex
+
+CANDIDATES = 200  # per retriever, before fusion
+MAX_K = 100
+
+
+class NotFoundError(LookupError):
+    """A passage or document id that the index does not hold."""
+
+
+@dataclass
+class Hit:
+    """One ranked passage with what a reader needs to judge it."""
+
+    passage_id: str
+    doc_id: str
+    title: str
+    source: str
+    heading_path: list[str]
+    text: str
+    score: float
+    matched_terms: list[str]
+    highlights: list[tuple[int, int]]
+    kind: str
+    issuing_body: str
+    region: str
+    year: str
+    doc_type: str
+    script: str
+    bm25_rank: int | None = None
+    dense_rank: int | None = None
+
+    def to_json(self) -> dict:
+        """JSON-ready dict."""
+        data = asdict(self)
+        data["highlights"] = [list(span) for span in self.highlights]
+        return data
+
+
+@dataclass
+class SearchResult:
+    """Ranked hits, with the same hits grouped per document in rank order."""
+
+    hits: list[Hit]
+    query: str = ""
+    version: str = ""
+    groups: list[dict] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        """The API's answer shape."""
+        return {
+            "query": self.query, "version": self.version, "count": len(self.hits),
+            "results": [h.to_json() for h in self.hits], "groups": self.groups,
+        }
+
+
+class _Loaded:
+    """Everything read from one index version; replaced whole when a new version is published."""
+
+    def __init__(self, version_dir: Path) -> None:
+        self.dir = version_dir
+        self.manifest = read_manifest(version_dir)
+        self.model = ModelInfo.from_json(self.manifest["model"])
+        self.conn = connect(version_dir)
+        rows = self.conn.execute("SELECT pos, passage_id, doc_id FROM passages ORDER BY pos").fetchall()
+        self.passage_pos = {r["passage_id"]: r["pos"] for r in rows}
+        self.doc_of_pos = [r["doc_id"] for r in rows]
+        self.documents = {
+            r["doc_id"]: DocumentRecord(**dict(r)) for r in self.conn.execute("SELECT * FROM documents")
+        }
+        self.dense = DenseIndex(version_dir / "dense.faiss")
+        self.lexical = LexicalIndex(version_dir / "bm25", len(rows))
+        self.lock = threading.Lock()  # sqlite3 connections are not safe for concurrent use
+
+    def passage_at(self, pos: int) -> PassageRecord:
+        with self.lock:
+            row = self.conn.execute("SELECT * FROM passages WHERE pos = ?", (int(pos),)).fetchone()
+        return passage_from_row(row)
+
+
+class SearchEngine:
+    """Loads the current index version and the matching model; answers search and find-similar."""
+
+    def __init__(self, index_dir: Path | str, encoder: Encoder | None = None, model_name: str | None = None) -> None:
+        self.index_dir = Path(index_dir)
+        self._encoder = encoder
+        self._model_name = configured_model_name(model_name) if encoder is None else encoder.name
+        self._state = _Loaded(current_version_dir(self.index_dir))
+        self._check_model(self._state)
+        self._reload_lock = threading.Lock()
+
+    # -- loading -----------------------------------------------------------------------------
+    def _check_model(self, state: _Loaded) -> None:
+        if state.model.name != self._model_name:
+            check_model(state.model, ModelInfo(self._model_name, -1, "(not loaded)", []), self.index_dir)
+        if self._encoder is not None:
+            check_model(state.model, self._encoder.info, self.index_dir)
+
+    @property
+    def encoder(self) -> Encoder:
+        """The query encoder, loaded on first use and checked against the index."""
+        if self._encoder is None:
+            encoder = Encoder(self._model_name)
+            check_model(self._state.model, encoder.info, self.index_dir)
+            self._encoder = encoder
+        return self._encoder
+
+    def refresh(self) -> bool:
+        """Switch to a newer published version if there is one; True when it switched."""
+        version_dir = current_version_dir(self.index_dir)
+        if version_dir == self._state.dir:
+            return False
+        with self._reload_lock:
+            if version_dir == self._state.dir:
+                return False
+            state = _Loaded(version_dir)
+            self._check_model(state)
+            self._state = state
+        return True
+
+    # -- queries -----------------------------------------------------------------------------
+    def search(self, query: str, k: int = 10, per_doc: int | None = None) -> SearchResult:
+        """Hybrid search: BM25 and dense rankings fused by RRF, at most `per_doc` passages a document."""
+        query = (query or "").strip()
+        if not query:
+            raise ValueError("query is empty")
+        state = self._state
+        tokens = tokenize(query)
+        query_vector = self.encoder.encode_queries([matching_form(query)])[0]
+        return self._ranked(state, tokens, query_vector, k, per_doc, query=query)
+
+    def similar(
+        self, passage_id: str | None = None, text: str | None = None, k: int = 10, per_doc: int | None = 1,
+    ) -> SearchResult:
+        """Passages most like a stored passage (other documents only) or like a selected text."""
+        state = self._state
+        exclude_doc = None
+        if passage_id:
+            pos = state.passage_pos.get(passage_id)
+            if pos is None:
+                raise NotFoundError(f"no passage {passage_id!r} in the index")
+            record = state.passage_at(pos)
+            vector, tokens, exclude_doc, label = state.dense.vector(pos), record.tokens, record.doc_id, record.text
+        elif text and text.strip():
+            label = text.strip()
+            vector = self.encoder.encode_passages([matching_form(label)])[0]
+            tokens = tokenize(label)
+        else:
+            raise ValueError("give a passage_id or a non-empty text")
+        allowed = None
+        if exclude_doc is not None:
+            allowed = np.array([d != exclude_doc for d in state.doc_of_pos], dtype=bool)
+        return self._ranked(state, tokens, vector, k, per_doc, query=label, allowed=allowed)
+
+    def _ranked(
+        self, state: _Loaded, tokens: list[str], vector: np.ndarray, k: int, per_doc: int | None,
+        query: str, allowed: np.ndarray | None = None,
+    ) -> SearchResult:
+        k = max(1, min(int(k), MAX_K))
+        lexical = state.lexical.top(tokens, CANDIDATES, allowed)
+        dense = [pos for pos, _ in state.dense.top(vector, CANDIDATES, allowed)]
+        fused = reciprocal_rank_fusion([lexical, dense])
+        chosen = limit_per_group(fused, lambda pos: state.doc_of_pos[pos], per_doc, k)
+        lex_rank = {pos: r for r, pos in enumerate(lexical, 1)}
+        dense_rank = {pos: r for r, pos in enumerate(dense, 1)}
+        hits = [
+            self._hit(state, pos, score, tokens, lex_rank.get(pos), dense_rank.get(pos)) for pos, score in chosen
+        ]
+        return SearchResult(hits, query=query, version=state.manifest["version"], groups=group_by_document(hits))
+
+    def _hit(self, state: _Loaded, pos: int, score: float, tokens: list[str], bm25_rank, dense_rank) -> Hit:
+        p = state.passage_at(pos)
+        doc = state.documents[p.doc_id]
+        spans, terms = highlight_spans(p.text, tokens)
+        return Hit(
+            passage_id=p.passage_id, doc_id=p.doc_id, title=doc.display_title, source=doc.name,
+            heading_path=p.heading_path, text=p.text, score=round(float(score), 6), matched_terms=terms,
+            highlights=spans, kind=p.kind, issuing_body=doc.issuing_body, region=doc.region, year=doc.year,
+            doc_type=doc.doc_type, script=doc.script, bm25_rank=bm25_rank, dense_rank=dense_rank,
+        )
+
+    # -- records -----------------------------------------------------------------------------
+    def passage(self, passage_id: str) -> dict:
+        """One passage with its document's metadata."""
+        state = self._state
+        pos = state.passage_pos.get(passage_id)
+        if pos is None:
+            raise NotFoundError(f"no passage {passage_id!r} in the index")
+        hit = self._hit(state, pos, 0.0, [], None, None).to_json()
+        for key in ("score", "matched_terms", "highlights", "bm25_rank", "dense_rank"):
+            hit.pop(key)
+        record = state.passage_at(pos)
+        hit.update(start=record.start, end=record.end, ordinal=record.ordinal)
+        return hit
+
+    def documents(self) -> list[dict]:
+        """Every document's metadata (no text), by name."""
+        return [document_summary(d) for d in sorted(self._state.documents.values(), key=lambda d: d.name)]
+
+    def document(self, doc_id: str) -> dict:
+        """A document's metadata, full cleaned text and passages (with spans)."""
+        state = self._state
+        doc = state.documents.get(doc_id)
+        if doc is None:
+            raise NotFoundError(f"no document {doc_id!r} in the index")
+        with state.lock:
+            rows = state.conn.execute(
+                "SELECT * FROM passages WHERE doc_id = ? ORDER BY ordinal", (doc_id,)
+            ).fetchall()
+        passages = [passage_from_row(r) for r in rows]
+        return {
+            **document_summary(doc), "text": doc.text,
+            "passages": [
+                {"passage_id": p.passage_id, "start": p.start, "end": p.end, "heading_path": p.heading_path,
+                 "kind": p.kind}
+                for p in passages
+            ],
+        }
+
+    def health(self) -> dict:
+        """Index version, sizes and model, for monitoring."""
+        m = self._state.manifest
+        return {
+            "status": "ok", "version": m["version"], "documents": m["documents"], "passages": m["passages"],
+            "model": {"name": m["model"]["name"], "dim": m["model"]["dim"], "fingerprint": m["model"]["fingerprint"]},
+        }
+
+
+def document_summary(doc: DocumentRecord) -> dict:
+    """Metadata of a document for listings."""
+    return {
+        "doc_id": doc.doc_id, "title": doc.display_title, "source": doc.name, "issuing_body": doc.issuing_body,
+        "region": doc.region, "year": doc.year, "doc_type": doc.doc_type, "script": doc.script,
+        "passages": doc.n_passages,
+    }
+
+
+def group_by_document(hits: list[Hit]) -> list[dict]:
+    """Hits gathered under their document, documents in the order of their best hit."""
+    groups: dict[str, dict] = {}
+    for hit in hits:
+        group = groups.setdefault(hit.doc_id, {
+            "doc_id": hit.doc_id, "title": hit.title, "source": hit.source, "issuing_body": hit.issuing_body,
+            "year": hit.year, "script": hit.script, "passage_ids": [],
+        })
+        group["passage_ids"].append(hit.passage_id)
+    return list(groups.values())

@@ -1,0 +1,44 @@
+"""The fazhi console command, run as a user would."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import DATA, SEEDS
+
+
+def fazhi(*args, env=None):
+    return subprocess.run(
+        [sys.executable, "-m", "web.cli", *args], capture_output=True, text=True, timeout=300,
+        env={**os.environ, **(env or {})},
+    )
+
+
+@pytest.mark.model
+def test_search_and_similar_print_json(seed_index):
+    r = fazhi("--index", str(seed_index), "search", "法律顧問", "--per-doc", "1", "--json")
+    assert r.returncode == 0, r.stderr
+    results = json.loads(r.stdout)["results"]
+    assert SEEDS["jm_ict_2024"] in {h["source"] for h in results}
+    r = fazhi("--index", str(seed_index), "similar", "--passage", results[0]["passage_id"], "-k", "3", "--json")
+    assert r.returncode == 0, r.stderr
+    assert len(json.loads(r.stdout)["results"]) == 3
+
+
+def test_missing_index_is_one_clear_line(tmp_path):
+    r = fazhi("--index", str(tmp_path / "none"), "search", "法律顾问")
+    assert r.returncode == 2
+    assert "no index in" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.model
+def test_index_with_index_env_and_summary(tmp_path):
+    target = tmp_path / "idx"
+    r = fazhi("index", str(DATA / SEEDS["bureau_2022"]), str(tmp_path / "missing.txt"), "--quiet",
+              env={"FAZHI_INDEX": str(target)})
+    assert r.returncode == 0, r.stderr
+    assert "1 added" in r.stdout and "missing.txt: no such file" in r.stdout
+    assert (target / "CURRENT").exists()

@@ -1,0 +1,107 @@
+"""Heading paths, measure splitting and regulation articles on the seeds and small samples."""
+
+import pytest
+
+from indexer.clean import clean_text
+from indexer.structure import MAX_PASSAGE_CHARS, heading_level, parse_passages, split_long
+
+
+def passages_of(text):
+    clean = clean_text(text)
+    return clean, parse_passages(clean)
+
+
+def find(clean, passages, needle):
+    hits = [p for p in passages if needle in clean[p.start : p.end]]
+    assert hits, f"no passage contains {needle!r}"
+    return hits[0]
+
+
+@pytest.mark.parametrize("key", ["gz_ict_2019", "jm_ict_2024", "gd_ict_plan_2020", "gz_gov_2018_trad", "bureau_2022"])
+def test_every_seed_splits_into_bounded_passages_with_exact_spans(seed_text, key):
+    clean, passages = passages_of(seed_text(key))
+    assert len(passages) >= 15
+    for p in passages:
+        body = clean[p.start : p.end]
+        assert body == body.strip() and body
+        assert len(body) <= MAX_PASSAGE_CHARS
+    starts = [p.start for p in passages]
+    assert starts == sorted(starts)
+
+
+def test_half_width_brackets_and_measures_keep_parent_heading_path(seed_text):
+    clean, passages = passages_of(seed_text("gz_ict_2019"))
+    p = find(clean, passages, "四是充分发挥局常年法律顾问机制作用")
+    assert p.kind == "measure"
+    assert p.heading_path == ["一、总体推进情况", "(四)推进行政决策科学化民主化法治化"]
+    assert clean[p.start : p.end].startswith("四是")
+    fair = find(clean, passages, "三是全面落实公平竞争审查制度")
+    assert fair.heading_path == p.heading_path and fair is not p
+
+
+def test_measure_inside_long_paragraph_becomes_its_own_passage(seed_text):
+    clean, passages = passages_of(seed_text("jm_ict_2024"))
+    p = find(clean, passages, "聘请广东良匠律师事务所法律顾问团队")
+    body = clean[p.start : p.end]
+    assert body.startswith("三是充分发挥法律顾问单位") and "公平竞争审查" not in body
+    assert p.heading_path[-1].startswith("(二)增强政策制定的科学性与有效性")
+
+
+def test_traditional_report_headings(seed_text):
+    clean, passages = passages_of(seed_text("gz_gov_2018_trad"))
+    p = find(clean, passages, "廣州市人民政府法律顧問室工作規則")
+    assert p.heading_path == ["五、完善行政決策機製,提高科學民主決策水平", "(三)完善政府法律顧問管理機製"]
+
+
+def test_signature_salutation_and_title_lines_are_not_passages(seed_text):
+    clean, passages = passages_of(seed_text("jm_ict_2024"))
+    bodies = [clean[p.start : p.end] for p in passages]
+    for line in ("市政府:", "专此报告。", "江门市工业和信息化局", "2024年12月4日"):
+        assert line not in bodies
+
+
+def test_work_plan_item_whose_body_is_only_the_responsible_unit_keeps_its_sentence(seed_text):
+    clean, passages = passages_of(seed_text("gd_ict_plan_2020"))
+    p = find(clean, passages, "建立完善执法决策风险评估机制")
+    assert p.heading_path[-1].startswith("(十二)")
+
+
+def test_short_paragraph_with_measures_stays_whole():
+    text = "一、总体情况\n一是学法。二是普法。三是用法，全面提升能力。"
+    passages = parse_passages(text)
+    assert len(passages) == 1 and passages[0].kind == "paragraph"
+
+
+def test_regulation_chapters_and_articles_with_items():
+    text = (
+        "某市行政规范性文件管理办法\n第一章 总则\n第一条 为了加强行政规范性文件管理，根据有关法律法规，结合本市实际，制定本办法。\n"
+        "第二条 本办法适用于本市各级行政机关制定行政规范性文件的活动，包括下列事项：\n（一）起草、审核和决定；\n（二）公布、备案和清理。\n"
+        "第二章 制定程序\n第三条 起草部门应当对制定行政规范性文件的必要性和可行性进行调查研究，广泛听取意见。\n"
+    )
+    passages = parse_passages(text)
+    assert [p.heading_path for p in passages] == [
+        ["第一章 总则", "第一条"], ["第一章 总则", "第二条"], ["第二章 制定程序", "第三条"],
+    ]
+    assert all(p.kind == "article" for p in passages)
+    assert "（二）公布、备案和清理" in text[passages[1].start : passages[1].end]
+
+
+def test_taiwan_style_numbered_articles():
+    text = "第 1 章 總則\n第 1 條 為保障人民權益，提升行政效能，特制定本法律並規範相關程序事項。\n第 2 條 本法所稱主管機關，在中央為法務部，在直轄市為直轄市政府，在縣市為縣市政府。"
+    passages = parse_passages(text)
+    assert [p.heading_path for p in passages] == [["第 1 章 總則", "第1條"], ["第 1 章 總則", "第2條"]]
+
+
+@pytest.mark.parametrize("line,level", [
+    ("一、总体推进情况", 4), ("（一）加强领导", 5), ("(二)推进改革", 5), ("1.完善制度", 6),
+    ("（1）建立机制", 7), ("第三章 法律责任", 2), ("2019年以来，我局", None), ("12345热线", None),
+])
+def test_heading_levels(line, level):
+    assert heading_level(line) == level
+
+
+def test_split_long_cuts_at_sentence_ends_within_the_limit():
+    text = "这是一个句子。" * 100
+    pieces = split_long(0, len(text), text, limit=50)
+    assert "".join(text[a:b] for a, b in pieces) == text
+    assert all(b - a <= 50 and text[b - 1] == "。" for a, b in pieces)

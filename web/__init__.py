@@ -1,0 +1,51 @@
+"""Web side: the Flask app factory, JSON API and HTML pages over one SearchEngine per process."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from flask import Flask, current_app
+
+DEFAULT_INDEX = "index"
+INDEX_ENV = "FAZHI_INDEX"
+
+
+def default_index_dir() -> str:
+    """FAZHI_INDEX, else ./index."""
+    return os.environ.get(INDEX_ENV) or DEFAULT_INDEX
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app. Config keys: INDEX_DIR, MODEL, ENGINE (a ready SearchEngine, for tests)."""
+    app = Flask(__name__)
+    app.config.update(
+        INDEX_DIR=default_index_dir(), MODEL=None, ENGINE=None, JSON_AS_ASCII=False,
+        MAX_CONTENT_LENGTH=256 * 1024,
+    )
+    app.config.update(config or {})
+    app.json.ensure_ascii = False
+    app.extensions["fazhi_engine_lock"] = threading.Lock()
+
+    from . import api, pages
+
+    app.register_blueprint(api.bp)
+    app.register_blueprint(pages.bp)
+    return app
+
+
+def get_engine():
+    """The process's SearchEngine, created on first use and refreshed to the newest index version."""
+    from search.engine import SearchEngine
+
+    app = current_app
+    engine = app.config.get("ENGINE")
+    if engine is None:
+        with app.extensions["fazhi_engine_lock"]:
+            engine = app.config.get("ENGINE")
+            if engine is None:
+                engine = SearchEngine(Path(app.config["INDEX_DIR"]), model_name=app.config.get("MODEL"))
+                app.config["ENGINE"] = engine
+    engine.refresh()
+    return engine

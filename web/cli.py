@@ -1,0 +1,120 @@
+"""`fazhi`: index, search, find-similar and serve from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import default_index_dir
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fazhi", description="法治检索: search Chinese rule-of-law reports")
+    parser.add_argument("--index", default=default_index_dir(), help="index directory (default ./index or FAZHI_INDEX)")
+    parser.add_argument("--model", default=None, help="embedding model: hub id or local folder (default FAZHI_MODEL or intfloat/multilingual-e5-small)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("index", help="add or update documents from files and folders")
+    p.add_argument("paths", nargs="+", type=Path)
+    p.add_argument("--quiet", action="store_true", help="print only the summary")
+
+    p = sub.add_parser("search", help="hybrid search")
+    p.add_argument("query")
+    p.add_argument("-k", type=int, default=10)
+    p.add_argument("--per-doc", type=int, default=None, help="at most N passages per document")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("similar", help="passages similar to a passage id or a text")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--passage", help="passage id")
+    src.add_argument("--text", help="a paragraph of text")
+    p.add_argument("-k", type=int, default=10)
+    p.add_argument("--per-doc", type=int, default=1)
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("serve", help="serve the web page and JSON API")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--threads", type=int, default=8)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - every failure ends as one clear line
+        from indexer.model import ModelError
+        from indexer.pipeline import ModelMismatchError
+        from indexer.store import IndexNotFoundError
+        from search.engine import NotFoundError
+
+        if isinstance(exc, (ModelError, ModelMismatchError, IndexNotFoundError, NotFoundError, ValueError, RuntimeError)):
+            print(f"fazhi: error: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+def _index(args) -> int:
+    from indexer.pipeline import index_paths
+
+    say = (lambda _m: None) if args.quiet else (lambda m: print(m, file=sys.stderr))
+    summary = index_paths(args.paths, Path(args.index), model_name=args.model, progress=say)
+    print("\n".join(summary.lines()))
+    return 0 if summary.documents else 1
+
+
+def _engine(args):
+    from search.engine import SearchEngine
+
+    return SearchEngine(Path(args.index), model_name=args.model)
+
+
+def _print_result(result, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result.to_json(), ensure_ascii=False, indent=1))
+        return
+    for rank, hit in enumerate(result.hits, 1):
+        path = " › ".join(hit.heading_path)
+        print(f"{rank:>2}. [{hit.score:.4f}] {hit.title}  ({hit.source})  {hit.passage_id}")
+        if path:
+            print(f"    {path}")
+        print(f"    {hit.text[:160]}{'…' if len(hit.text) > 160 else ''}")
+
+
+def _search(args) -> int:
+    _print_result(_engine(args).search(args.query, k=args.k, per_doc=args.per_doc), args.json)
+    return 0
+
+
+def _similar(args) -> int:
+    result = _engine(args).similar(passage_id=args.passage, text=args.text, k=args.k, per_doc=args.per_doc or None)
+    _print_result(result, args.json)
+    return 0
+
+
+def _serve(args) -> int:
+    import waitress
+
+    from . import create_app
+
+    app = create_app({"INDEX_DIR": args.index, "MODEL": args.model})
+    with app.app_context():
+        from . import get_engine
+
+        engine = get_engine()  # load index and model before the first request
+        engine.encoder  # noqa: B018 - warm the model
+    print(f"fazhi: serving {args.index} on http://{args.host}:{args.port}/", file=sys.stderr)
+    waitress.serve(app, host=args.host, port=args.port, threads=args.threads)
+    return 0
+
+
+COMMANDS = {"index": _index, "search": _search, "similar": _similar, "serve": _serve}
+
+if __name__ == "__main__":
+    sys.exit(main())
