@@ -93,6 +93,16 @@ def build_document(raw: RawDocument) -> tuple[DocumentRecord, list[PassageRecord
     return doc, passages
 
 
+def check_model_name(index_model: ModelInfo, configured_name: str, index_dir: Path) -> None:
+    """Refuse, before loading anything, a configured model whose name differs from the index's."""
+    if index_model.name != configured_name:
+        raise ModelMismatchError(
+            f"index {index_dir} was built with model {index_model.name!r} (dim {index_model.dim}) but the "
+            f"configured model is {configured_name!r}. Use --model {index_model.name} (or FAZHI_MODEL), "
+            f"or index into a new directory."
+        )
+
+
 def check_model(index_model: ModelInfo, configured: ModelInfo, index_dir: Path) -> None:
     """Refuse to mix vectors of two models, saying which model the index needs."""
     if not index_model.matches(configured):

@@ -22,6 +22,7 @@ ARTICLE = re.compile(rf"^第\s*[{CN_NUM}\d]+\s*[条條](?:之[{CN_NUM}\d]+)?")
 MEASURE = re.compile(rf"(?:^|(?<=[。；;！!？?：:\s]))[{CN_NUM}]{{1,3}}是")
 SENTENCE_END = re.compile(r"[。！？!?；;]")
 CJK = re.compile(r"[\u3400-\u9fff]")
+MARKDOWN_HEADING = re.compile(r"^#{1,6}\s+")
 
 MAX_PASSAGE_CHARS = 360  # ~e5's 512-token window with room for the heading; longer text is split
 SHORT_PARAGRAPH = 80  # a paragraph this short keeps its 一是…二是… together
@@ -47,12 +48,12 @@ class _Line:
 
 
 def _lines(text: str) -> list[_Line]:
-    """Non-empty lines with their offsets, surrounding whitespace excluded from the span."""
+    """Non-empty lines with their offsets; whitespace and Markdown heading marks left out of the span."""
     out, pos = [], 0
     for raw in text.split("\n"):
-        stripped = raw.strip()
+        stripped = MARKDOWN_HEADING.sub("", raw.strip())
         if stripped:
-            lead = len(raw) - len(raw.lstrip())
+            lead = raw.index(stripped)
             out.append(_Line(pos + lead, pos + lead + len(stripped), stripped))
         pos += len(raw) + 1
     return out
@@ -195,4 +196,9 @@ def parse_passages(text: str) -> list[Passage]:
             substantive_body = is_substantive(text[body_start : line.end])
             emit(body_start if substantive_body else line.start, line.end, "paragraph", path())
     close_article()
+    if not stack and not any(p.kind == "article" for p in passages):
+        whole = _trim(0, len(text), text)
+        if 0 < whole[1] - whole[0] <= MAX_PASSAGE_CHARS and len(CJK.findall(text)) >= 4:
+            # A short text without headings (one article, one notice) is one passage, not one per line.
+            return [Passage(whole[0], whole[1], [], "paragraph")]
     return passages

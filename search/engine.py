@@ -10,7 +10,7 @@ import numpy as np
 
 from indexer.model import Encoder, ModelInfo, configured_model_name
 from indexer.normalize import matching_form, tokenize
-from indexer.pipeline import check_model
+from indexer.pipeline import check_model, check_model_name
 from indexer.store import (
     DocumentRecord, PassageRecord, connect, current_version_dir, passage_from_row, read_manifest,
 )
@@ -22,6 +22,7 @@ from .lexical import LexicalIndex
 
 CANDIDATES = 200  # per retriever, before fusion
 MAX_K = 100
+MODES = ("hybrid", "bm25", "dense")
 
 
 class NotFoundError(LookupError):
@@ -111,8 +112,7 @@ class SearchEngine:
 
     # -- loading -----------------------------------------------------------------------------
     def _check_model(self, state: _Loaded) -> None:
-        if state.model.name != self._model_name:
-            check_model(state.model, ModelInfo(self._model_name, -1, "(not loaded)", []), self.index_dir)
+        check_model_name(state.model, self._model_name, self.index_dir)
         if self._encoder is not None:
             check_model(state.model, self._encoder.info, self.index_dir)
 
@@ -139,15 +139,17 @@ class SearchEngine:
         return True
 
     # -- queries -----------------------------------------------------------------------------
-    def search(self, query: str, k: int = 10, per_doc: int | None = None) -> SearchResult:
-        """Hybrid search: BM25 and dense rankings fused by RRF, at most `per_doc` passages a document."""
+    def search(self, query: str, k: int = 10, per_doc: int | None = None, mode: str = "hybrid") -> SearchResult:
+        """BM25 and dense rankings fused by RRF (or one of them alone), at most `per_doc` passages a document."""
         query = (query or "").strip()
         if not query:
             raise ValueError("query is empty")
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}")
         state = self._state
         tokens = tokenize(query)
-        query_vector = self.encoder.encode_queries([matching_form(query)])[0]
-        return self._ranked(state, tokens, query_vector, k, per_doc, query=query)
+        query_vector = None if mode == "bm25" else self.encoder.encode_queries([matching_form(query)])[0]
+        return self._ranked(state, tokens, query_vector, k, per_doc, query=query, mode=mode)
 
     def similar(
         self, passage_id: str | None = None, text: str | None = None, k: int = 10, per_doc: int | None = 1,
@@ -174,12 +176,12 @@ class SearchEngine:
 
     def _ranked(
         self, state: _Loaded, tokens: list[str], vector: np.ndarray, k: int, per_doc: int | None,
-        query: str, allowed: np.ndarray | None = None,
+        query: str, allowed: np.ndarray | None = None, mode: str = "hybrid",
     ) -> SearchResult:
         k = max(1, min(int(k), MAX_K))
-        lexical = state.lexical.top(tokens, CANDIDATES, allowed)
-        dense = [pos for pos, _ in state.dense.top(vector, CANDIDATES, allowed)]
-        fused = reciprocal_rank_fusion([lexical, dense])
+        lexical = state.lexical.top(tokens, CANDIDATES, allowed) if mode != "dense" else []
+        dense = [pos for pos, _ in state.dense.top(vector, CANDIDATES, allowed)] if mode != "bm25" else []
+        fused = reciprocal_rank_fusion([ranking for ranking in (lexical, dense) if ranking])
         chosen = limit_per_group(fused, lambda pos: state.doc_of_pos[pos], per_doc, k)
         lex_rank = {pos: r for r, pos in enumerate(lexical, 1)}
         dense_rank = {pos: r for r, pos in enumerate(dense, 1)}

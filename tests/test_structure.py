@@ -105,3 +105,9 @@ def test_split_long_cuts_at_sentence_ends_within_the_limit():
     pieces = split_long(0, len(text), text, limit=50)
     assert "".join(text[a:b] for a, b in pieces) == text
     assert all(b - a <= 50 and text[b - 1] == "。" for a, b in pieces)
+
+
+def test_short_text_without_headings_is_one_passage():
+    text = "依法成立的合同，受法律保护。\n\n依法成立的合同，仅对当事人具有法律约束力，但是法律另有规定的除外。\n"
+    (p,) = parse_passages(text)
+    assert text[p.start : p.end] == text.strip()
