@@ -133,7 +133,7 @@ def index_paths(
         passages: dict[str, list[PassageRecord]] = {}
         for p in old_passages:
             passages.setdefault(p.doc_id, []).append(p)
-        seen_hashes: dict[str, str] = {}
+        seen_hashes = {d.content_hash: (d.doc_id, d.source) for d in old_docs}
         for path in files:
             for item in read_file(path):
                 if isinstance(item, SourceError):
@@ -172,14 +172,15 @@ def index_paths(
 
 def _add_document(
     raw: RawDocument, docs: dict[str, DocumentRecord], passages: dict[str, list[PassageRecord]],
-    seen_hashes: dict[str, str], summary: IndexSummary,
+    seen_hashes: dict[str, tuple[str, str]], summary: IndexSummary,
 ) -> None:
     """Place one read document into the next version's set, recording what happened to it."""
     digest = content_hash(raw.text)
-    if digest in seen_hashes:
-        summary.duplicates.append(f"{raw.source} (same text as {seen_hashes[digest]})")
+    holder = seen_hashes.get(digest)
+    if holder is not None and holder[0] != raw.doc_id:
+        summary.duplicates.append(f"{raw.source} (same text as {holder[1]})")
         return
-    seen_hashes[digest] = raw.source
+    seen_hashes[digest] = (raw.doc_id, raw.source)
     previous = docs.get(raw.doc_id)
     if previous is not None and previous.content_hash == digest:
         summary.unchanged.append(raw.source)

@@ -21,6 +21,7 @@ from .highlight import highlight_spans
 from .lexical import LexicalIndex
 
 CANDIDATES = 200  # per retriever, before fusion
+SIMILAR_HIGHLIGHT_TERMS = 3  # find-similar marks the rarest words a hit shares with the source, not all
 MAX_K = 100
 MODES = ("hybrid", "bm25", "dense")
 
@@ -172,11 +173,11 @@ class SearchEngine:
         allowed = None
         if exclude_doc is not None:
             allowed = np.array([d != exclude_doc for d in state.doc_of_pos], dtype=bool)
-        return self._ranked(state, tokens, vector, k, per_doc, query=label, allowed=allowed)
+        return self._ranked(state, tokens, vector, k, per_doc, query=label, allowed=allowed, shared_marks=True)
 
     def _ranked(
         self, state: _Loaded, tokens: list[str], vector: np.ndarray, k: int, per_doc: int | None,
-        query: str, allowed: np.ndarray | None = None, mode: str = "hybrid",
+        query: str, allowed: np.ndarray | None = None, mode: str = "hybrid", shared_marks: bool = False,
     ) -> SearchResult:
         k = max(1, min(int(k), MAX_K))
         lexical = state.lexical.top(tokens, CANDIDATES, allowed) if mode != "dense" else []
@@ -186,13 +187,19 @@ class SearchEngine:
         lex_rank = {pos: r for r, pos in enumerate(lexical, 1)}
         dense_rank = {pos: r for r, pos in enumerate(dense, 1)}
         hits = [
-            self._hit(state, pos, score, tokens, lex_rank.get(pos), dense_rank.get(pos)) for pos, score in chosen
+            self._hit(state, pos, score, tokens, lex_rank.get(pos), dense_rank.get(pos), shared_marks)
+            for pos, score in chosen
         ]
         return SearchResult(hits, query=query, version=state.manifest["version"], groups=group_by_document(hits))
 
-    def _hit(self, state: _Loaded, pos: int, score: float, tokens: list[str], bm25_rank, dense_rank) -> Hit:
+    def _hit(
+        self, state: _Loaded, pos: int, score: float, tokens: list[str], bm25_rank, dense_rank,
+        shared_marks: bool = False,
+    ) -> Hit:
         p = state.passage_at(pos)
         doc = state.documents[p.doc_id]
+        if shared_marks:  # find-similar: only the rarest words this hit shares with the source
+            tokens = state.lexical.distinctive(set(tokens) & set(p.tokens), SIMILAR_HIGHLIGHT_TERMS)
         spans, terms = highlight_spans(p.text, tokens)
         return Hit(
             passage_id=p.passage_id, doc_id=p.doc_id, title=doc.display_title, source=doc.name,

@@ -25,6 +25,20 @@ class LexicalIndex:
             return np.zeros(self.size, np.float32)
         return np.asarray(self.bm25.get_scores(ids), dtype=np.float32)
 
+    def doc_freq(self, token: str) -> int:
+        """In how many passages a token occurs (0 when unknown)."""
+        if self.bm25 is None or token not in self.bm25.vocab_dict:
+            return 0
+        if not hasattr(self, "_df"):
+            self._df = np.diff(np.asarray(self.bm25.scores["indptr"]))
+        return int(self._df[self.bm25.vocab_dict[token]])
+
+    def distinctive(self, tokens: set[str], n: int, max_share: float = 0.1) -> list[str]:
+        """Up to n of `tokens`, rarest first: multi-character words in at most max_share of passages."""
+        limit = max(1, int(self.size * max_share))
+        known = [t for t in tokens if len(t) >= 2 and 0 < self.doc_freq(t) <= limit]
+        return sorted(known, key=lambda t: (self.doc_freq(t), t))[:n]
+
     def top(self, tokens: list[str], n: int, allowed: np.ndarray | None = None) -> list[int]:
         """Positions of the n best-scoring passages with a positive score, best first."""
         scores = self.scores(tokens)

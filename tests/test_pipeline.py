@@ -67,6 +67,15 @@ def test_same_text_under_two_paths_is_indexed_once(tmp_path, corpus):
     assert summary.documents == 2 and len(summary.duplicates) == 1
 
 
+def test_same_text_already_indexed_from_another_path_is_not_added_again(tmp_path, corpus):
+    enc = HashEncoder()
+    index_paths([corpus], tmp_path / "idx", encoder=enc)
+    elsewhere = tmp_path / "moved"
+    shutil.copytree(corpus, elsewhere)
+    summary = index_paths([elsewhere], tmp_path / "idx", encoder=enc)
+    assert len(summary.duplicates) == 2 and summary.documents == 2
+
+
 def test_bad_files_are_skipped_with_reasons_and_the_run_goes_on(tmp_path, corpus):
     (corpus / "broken.txt").write_bytes(b"\x00\xff\x00" * 50)
     (corpus / "empty.txt").write_text("", encoding="utf-8")

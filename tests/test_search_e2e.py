@@ -82,3 +82,12 @@ def test_searching_with_another_model_is_refused(seed_index, monkeypatch):
     monkeypatch.setenv("FAZHI_MODEL", "BAAI/bge-small-zh-v1.5")
     with pytest.raises(ModelMismatchError, match="intfloat/multilingual-e5-small"):
         SearchEngine(seed_index)
+
+
+def test_find_similar_marks_only_distinctive_shared_words(engine):
+    source = next(h for h in engine.search("良匠律师事务所", k=3).hits if "良匠律师事务所" in h.text)
+    hits = engine.similar(passage_id=source.passage_id, k=5, per_doc=1).hits
+    advisors = [h for h in hits if h.source in (SEEDS["gz_ict_2019"], SEEDS["bureau_2022"])]
+    assert len(advisors) == 2 and all("法律顾问" in h.matched_terms for h in advisors)
+    assert all(len(h.matched_terms) <= 3 for h in hits)
+    assert not {"行政", "政府"} & {t for h in hits for t in h.matched_terms}  # words in most passages

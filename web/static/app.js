@@ -8,6 +8,4 @@
     if (text.length >= 4) { field.value = text.slice(0, 5000); form.hidden = false; }
   });
   document.addEventListener("keydown", function (e) { if (e.key === "Escape") form.hidden = true; });
-  var focus = document.querySelector(".passage.focus");
-  if (focus) focus.scrollIntoView({ block: "center" });
 })();
