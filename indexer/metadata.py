@@ -33,6 +33,7 @@ class DocumentMeta:
     year: str = ""
     doc_type: str = ""  # 年度报告 | 工作要点 | 法规 | 其他
     script: str = ""  # simplified | traditional | mixed
+    published: str = ""  # YYYY-MM-DD when the page or the signature states it
 
     def to_json(self) -> dict:
         """Plain dict for SQLite and the API."""
@@ -50,10 +51,30 @@ class DocumentMeta:
         return DocumentMeta(**values)
 
 
+PUBLISHED_LABELED = re.compile(
+    r"(?:发布|發布|发文|成文|印发|印發)?(?:时间|時間|日期)\s*[:：]\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})"
+)
+SIGNATURE_DATE = re.compile(r"^\s*(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日\s*$", re.M)
+
+
+def published_date(raw_text: str, clean: str) -> str:
+    """The publishing date from the page's own label (发布时间: …) or the signature's date line."""
+    m = PUBLISHED_LABELED.search(raw_text[:3000])
+    if m is None:
+        dates = list(SIGNATURE_DATE.finditer(clean[-400:]))
+        m = dates[-1] if dates else None
+    if m is None:
+        return ""
+    year, month, day = (int(g) for g in m.groups())
+    if not (1949 <= year <= 2100 and 1 <= month <= 12 and 1 <= day <= 31):
+        return ""
+    return f"{year:04d}-{month:02d}-{day:02d}"
+
+
 def guess_title(text: str) -> str:
     """The first short line before the body that reads like a document title."""
     for line in text.split("\n")[:8]:
-        line = line.strip()
+        line = line.strip().lstrip("#").strip()
         if (
             6 <= len(line) <= 80 and "。" not in line and heading_level(line) is None
             and TITLE_WORDS.search(to_simplified(line))
@@ -62,8 +83,8 @@ def guess_title(text: str) -> str:
     return ""
 
 
-def extract_metadata(text: str, given_title: str = "") -> DocumentMeta:
-    """Everything that can be read off the cleaned text; unknown fields stay empty."""
+def extract_metadata(text: str, given_title: str = "", raw_text: str = "") -> DocumentMeta:
+    """Everything that can be read off the cleaned (and raw) text; unknown fields stay empty."""
     title = given_title or guess_title(text)
     simplified = to_simplified(text)
     title_s = to_simplified(title)
@@ -101,4 +122,4 @@ def extract_metadata(text: str, given_title: str = "") -> DocumentMeta:
         doc_type = "工作要点"
     else:
         doc_type = "其他"
-    return DocumentMeta(title, body, region, year, doc_type, script_of(text))
+    return DocumentMeta(title, body, region, year, doc_type, script_of(text), published_date(raw_text or text, text))

@@ -32,6 +32,7 @@ class IndexSummary:
 
     added: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # "path: reason"
@@ -45,10 +46,11 @@ class IndexSummary:
         """Human-readable report of the run."""
         out = [
             f"documents: {len(self.added)} added, {len(self.updated)} updated, {len(self.unchanged)} unchanged, "
-            f"{len(self.duplicates)} duplicate, {len(self.skipped)} skipped",
+            f"{len(self.removed)} removed, {len(self.duplicates)} duplicate, {len(self.skipped)} skipped",
             f"index: {self.documents} documents, {self.passages} passages ({self.embedded} embedded this run) "
             f"in {self.seconds:.1f}s" + (f", version {self.version}" if self.version else ", nothing changed"),
         ]
+        out += [f"  removed: {r}" for r in self.removed]
         out += [f"  duplicate: {d}" for d in self.duplicates]
         out += [f"  skipped: {s}" for s in self.skipped]
         return out
@@ -74,7 +76,7 @@ def display_title(meta, name: str) -> str:
 def build_document(raw: RawDocument) -> tuple[DocumentRecord, list[PassageRecord]]:
     """Clean, structure and describe one document (no embedding)."""
     text = clean_text(raw.text)
-    meta = extract_metadata(text, raw.title).merged(raw.meta)
+    meta = extract_metadata(text, raw.title, raw.text).merged(raw.meta)
     passages = []
     for ordinal, span in enumerate(parse_passages(text)):
         body = text[span.start : span.end]
@@ -88,7 +90,8 @@ def build_document(raw: RawDocument) -> tuple[DocumentRecord, list[PassageRecord
     doc = DocumentRecord(
         doc_id=raw.doc_id, source=raw.source, name=raw.name, content_hash=content_hash(raw.text), text=text,
         title=meta.title, display_title=display_title(meta, raw.name), issuing_body=meta.issuing_body,
-        region=meta.region, year=meta.year, doc_type=meta.doc_type, script=meta.script, n_passages=len(passages),
+        region=meta.region, year=meta.year, doc_type=meta.doc_type, script=meta.script, published=meta.published,
+        n_passages=len(passages),
     )
     return doc, passages
 
@@ -114,11 +117,21 @@ def check_model(index_model: ModelInfo, configured: ModelInfo, index_dir: Path) 
         )
 
 
+EMBED_CHUNK = 64  # passages per encoder call, so the progress bar moves and memory stays flat
+
+
 def index_paths(
     paths: list[Path], index_dir: Path, encoder: Encoder | None = None, model_name: str | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[[str], None] | None = None, prune: bool = False, show_progress: bool = False,
 ) -> IndexSummary:
-    """Add or update the documents under `paths` in the index at `index_dir`; others are kept."""
+    """Add or update the documents under `paths` in the index at `index_dir`; others are kept.
+
+    With `prune`, documents whose file is gone (or whose JSONL line is gone from a file read in this
+    run) are removed. Unchanged documents keep their vectors; a changed one re-embeds only passages
+    whose text is new.
+    """
+    from tqdm import tqdm
+
     started = time.time()
     index_dir = Path(index_dir)
     say = progress or (lambda _msg: None)
@@ -134,15 +147,24 @@ def index_paths(
         for p in old_passages:
             passages.setdefault(p.doc_id, []).append(p)
         seen_hashes = {d.content_hash: (d.doc_id, d.source) for d in old_docs}
-        for path in files:
+        read_sources: set[str] = set()
+        for path in tqdm(files, desc="reading", unit="file", disable=not show_progress, leave=False):
             for item in read_file(path):
                 if isinstance(item, SourceError):
                     summary.skipped.append(str(item))
                     continue
+                read_sources.add(item.source)
                 _add_document(item, docs, passages, seen_hashes, summary)
         say(f"{len(files)} files read")
+        if prune:
+            read_files = {str(p.resolve()) for p in files}
+            for doc in list(docs.values()):
+                if _is_gone(doc.source, read_files, read_sources):
+                    summary.removed.append(doc.source)
+                    del docs[doc.doc_id]
+                    passages.pop(doc.doc_id, None)
 
-        if not (summary.added or summary.updated):
+        if not (summary.added or summary.updated or summary.removed):
             summary.documents, summary.passages = len(docs), sum(len(v) for v in passages.values())
             summary.seconds = time.time() - started
             return summary
@@ -159,15 +181,50 @@ def index_paths(
             else:
                 to_embed.append(i)
         say(f"embedding {len(to_embed)} passages")
-        if to_embed:
-            vectors[to_embed] = encoder.encode_passages([all_passages[i].match_text for i in to_embed])
-        manifest = {"model": encoder.info.to_json()}
-        version = publish(index_dir, ordered_docs, all_passages, vectors, manifest)
+        with tqdm(total=len(to_embed), desc="embedding", unit="passage", disable=not show_progress) as bar:
+            for start in range(0, len(to_embed), EMBED_CHUNK):
+                chunk = to_embed[start : start + EMBED_CHUNK]
+                vectors[chunk] = encoder.encode_passages([all_passages[i].match_text for i in chunk])
+                bar.update(len(chunk))
+        version = publish(index_dir, ordered_docs, all_passages, vectors, {"model": encoder.info.to_json()})
         summary.embedded = len(to_embed)
         summary.documents, summary.passages = len(ordered_docs), len(all_passages)
         summary.version = version.name
     summary.seconds = time.time() - started
     return summary
+
+
+def _is_gone(source: str, read_files: set[str], read_sources: set[str]) -> bool:
+    """True when a document's file no longer exists, or its JSONL line vanished from a file just read."""
+    path, _, key = source.partition("#")
+    if not Path(path).exists():
+        return True
+    return bool(key) and path in read_files and source not in read_sources
+
+
+def delete_documents(index_dir: Path, doc_ids: list[str]) -> list[str]:
+    """Remove documents by id (no model needed); returns the sources removed. Unknown ids raise KeyError."""
+    index_dir = Path(index_dir)
+    with writer_lock(index_dir):
+        version_dir = current_version_dir(index_dir)
+        docs = load_documents(version_dir)
+        known = {d.doc_id for d in docs}
+        unknown = [d for d in doc_ids if d not in known]
+        if unknown:
+            raise KeyError(f"no document {', '.join(unknown)} in {index_dir}")
+        passages, vectors = load_passages(version_dir), load_vectors(version_dir)
+        keep = [i for i, p in enumerate(passages) if p.doc_id not in doc_ids]
+        manifest = read_manifest(version_dir)
+        publish(
+            index_dir, [d for d in docs if d.doc_id not in doc_ids], [passages[i] for i in keep],
+            vectors[keep] if keep else np.zeros((0, vectors.shape[1]), np.float32), {"model": manifest["model"]},
+        )
+        return [d.source for d in docs if d.doc_id in doc_ids]
+
+
+def list_documents(index_dir: Path) -> list[DocumentRecord]:
+    """The documents of the published index."""
+    return load_documents(current_version_dir(Path(index_dir)))
 
 
 def _add_document(

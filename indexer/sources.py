@@ -10,7 +10,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Iterator
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".jsonl")
+SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".jsonl", ".docx", ".pdf")
+# Larger documents are refused (a 50 MB single line is a broken export, not a report).
+MAX_DOCUMENT_CHARS = 3_000_000
 SIDECAR_SUFFIX = ".meta.json"
 # Tried in order after BOM detection; gb18030 is a superset of GBK/GB2312.
 FALLBACK_ENCODINGS = ("utf-8", "gb18030", "big5")
@@ -55,10 +57,26 @@ def decode_bytes(data: bytes, path: Path) -> str:
             candidates.append(data.decode(encoding))
         except UnicodeDecodeError:
             continue
+    guess = _detected(data)
+    if guess is not None:
+        candidates.append(guess)
     if not candidates:
-        raise SourceError(f"{path}: cannot decode as UTF-8, GB18030 or Big5")
+        raise SourceError(f"{path}: cannot decode as UTF-8, GB18030, Big5 or any encoding charset-normalizer knows")
     # Big5 bytes often decode as GB18030 without error, into nonsense: keep the likelier Chinese.
     return max(candidates, key=chinese_likeness)
+
+
+def _detected(data: bytes) -> str | None:
+    """charset-normalizer's best decoding, or None."""
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data[:200_000]).best()
+    if best is None:
+        return None
+    try:
+        return data.decode(best.encoding)
+    except (UnicodeDecodeError, LookupError):
+        return None
 
 
 # The most frequent characters of Chinese text, in both scripts.
@@ -116,12 +134,103 @@ class _TextExtractor(HTMLParser):
 
 
 def html_to_text(html: str) -> tuple[str, str]:
-    """(page title, visible text) of an HTML document."""
+    """(page title, main text) of an HTML page: trafilatura's extraction, else all visible text."""
     parser = _TextExtractor()
     parser.feed(html)
     parser.close()
-    text = re.sub(r"[ \t]+\n", "\n", "".join(parser.parts))
-    return parser.title, re.sub(r"\n{3,}", "\n\n", text)
+    visible = re.sub(r"\n{3,}", "\n\n", re.sub(r"[ \t]+\n", "\n", "".join(parser.parts)))
+    try:
+        import lxml.html
+        import trafilatura
+
+        tree = lxml.html.fromstring(html)
+        for element in tree.xpath("//nav|//header|//footer|//aside|//script|//style|//noscript|//form"):
+            element.drop_tree()
+        main = trafilatura.extract(tree, include_tables=True, include_comments=False, deduplicate=False)
+    except Exception:  # noqa: BLE001 - a page trafilatura can't handle falls back to all visible text
+        main = None
+    return parser.title, main if main and len(main) >= 0.3 * len(visible.strip()) else visible
+
+
+def docx_to_text(data: bytes, path: Path) -> tuple[str, str]:
+    """(title, text) of a Word document; Heading styles become Markdown heading lines."""
+    import io
+
+    import docx
+
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except Exception as exc:  # noqa: BLE001 - python-docx raises many kinds for broken files
+        raise SourceError(f"{path}: not a readable .docx file ({type(exc).__name__})") from exc
+    lines, title = [], document.core_properties.title or ""
+    for paragraph in document.paragraphs:
+        text = paragraph.text.strip()
+        if not text:
+            continue
+        style = (paragraph.style.name if paragraph.style is not None else "") or ""
+        level = re.search(r"(?:Heading|标题)\s*(\d)", style)
+        if style in ("Title", "标题") and not title:
+            title = text
+        from .structure import heading_level
+
+        marked = level and heading_level(text) is None  # an enumerated heading (一、…) speaks for itself
+        lines.append(f"{'#' * int(level.group(1))} {text}" if marked else text)
+    for table in document.tables:
+        for row in table.rows:
+            cells = [c.text.strip() for c in row.cells if c.text.strip()]
+            if cells:
+                lines.append("\t".join(dict.fromkeys(cells)))
+    return title, "\n".join(lines)
+
+
+def pdf_to_text(data: bytes, path: Path) -> str:
+    """Text of a PDF's text layer, wrapped lines joined back into paragraphs."""
+    import io
+
+    import pypdf
+
+    try:
+        reader = pypdf.PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            raise SourceError(f"{path}: encrypted PDF; save an unencrypted copy first")
+        pages = [page.extract_text() or "" for page in reader.pages]
+    except SourceError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - pypdf raises many kinds for broken files
+        raise SourceError(f"{path}: not a readable PDF ({type(exc).__name__}: {exc})") from exc
+    text = "\n".join(page.strip("\n") for page in pages)  # a page break is not a paragraph break
+    if len(re.sub(r"\s", "", text)) < 20:
+        raise SourceError(f"{path}: PDF has no text layer (a scan?); run OCR on it first")
+    return reflow_lines(text)
+
+
+def reflow_lines(text: str) -> str:
+    """Join lines a page width broke: a line near the page's width continues on the next one.
+
+    A short line ends its paragraph (titles, headings, last lines); a line that starts a heading or
+    an article always starts a new paragraph.
+    """
+    from .structure import ARTICLE, heading_level
+
+    lines = [line.strip() for line in text.split("\n")]
+    lengths = sorted(len(line) for line in lines if line)
+    if not lengths:
+        return ""
+    width = lengths[int(0.9 * (len(lengths) - 1))]
+    out: list[str] = []
+    previous_full = False
+    for line in lines:
+        if not line:
+            out.append("")
+            previous_full = False
+            continue
+        starts_block = heading_level(line) is not None or ARTICLE.match(line)
+        if out and out[-1] and previous_full and not starts_block:
+            out[-1] += line
+        else:
+            out.append(line)
+        previous_full = len(line) >= 0.8 * width
+    return "\n".join(out)
 
 
 def read_sidecar(path: Path) -> dict:
@@ -147,22 +256,37 @@ def read_file(path: Path) -> Iterator[RawDocument | SourceError]:
     except OSError as exc:
         yield SourceError(f"{path}: cannot read: {exc.strerror or exc}")
         return
+    title = ""
     try:
-        text = decode_bytes(data, path)
         meta = read_sidecar(path)
+        if suffix == ".docx":
+            title, text = docx_to_text(data, path)
+        elif suffix == ".pdf":
+            text = pdf_to_text(data, path)
+        else:
+            text = decode_bytes(data, path)
     except SourceError as exc:
         yield exc
         return
     if suffix == ".jsonl":
         yield from _read_jsonl(path, source, text)
         return
-    title = ""
     if suffix in (".html", ".htm"):
         title, text = html_to_text(text)
-    if not text.strip():
-        yield SourceError(f"{path}: empty document")
+    problem = check_size(text)
+    if problem:
+        yield SourceError(f"{path}: {problem}")
         return
     yield RawDocument(doc_id_for(source), source, path.name, text, meta.get("title") or title, meta)
+
+
+def check_size(text: str) -> str:
+    """Why a document's text can't be indexed ('' when it can)."""
+    if not text.strip():
+        return "empty document"
+    if len(text) > MAX_DOCUMENT_CHARS:
+        return f"document too large ({len(text):,} characters, limit {MAX_DOCUMENT_CHARS:,}); split it first"
+    return ""
 
 
 def _read_jsonl(path: Path, source: str, text: str) -> Iterator[RawDocument | SourceError]:
@@ -177,6 +301,10 @@ def _read_jsonl(path: Path, source: str, text: str) -> Iterator[RawDocument | So
             continue
         if not isinstance(record, dict) or not isinstance(record.get("text"), str) or not record["text"].strip():
             yield SourceError(f"{where}: a JSONL document needs a non-empty string field 'text'")
+            continue
+        problem = check_size(record["text"])
+        if problem:
+            yield SourceError(f"{where}: {problem}")
             continue
         meta = record.get("meta") if isinstance(record.get("meta"), dict) else {}
         key = str(record.get("id") or number)

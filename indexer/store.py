@@ -16,7 +16,7 @@ from typing import Iterator
 
 import numpy as np
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CURRENT = "CURRENT"
 KEEP_VERSIONS = 2  # the current one and the one before it, for readers still holding it
 
@@ -25,7 +25,7 @@ CREATE TABLE documents (
     doc_id TEXT PRIMARY KEY, source TEXT NOT NULL, name TEXT NOT NULL, content_hash TEXT NOT NULL,
     text TEXT NOT NULL, title TEXT NOT NULL, display_title TEXT NOT NULL, issuing_body TEXT NOT NULL,
     region TEXT NOT NULL, year TEXT NOT NULL, doc_type TEXT NOT NULL, script TEXT NOT NULL,
-    n_passages INTEGER NOT NULL
+    published TEXT NOT NULL, n_passages INTEGER NOT NULL
 );
 CREATE TABLE passages (
     pos INTEGER PRIMARY KEY, passage_id TEXT UNIQUE NOT NULL, doc_id TEXT NOT NULL REFERENCES documents,
@@ -56,6 +56,7 @@ class DocumentRecord:
     year: str = ""
     doc_type: str = ""
     script: str = ""
+    published: str = ""
     n_passages: int = 0
 
 
@@ -162,7 +163,7 @@ def publish(
         conn.executescript(SCHEMA)
         conn.executemany(
             "INSERT INTO documents VALUES (:doc_id,:source,:name,:content_hash,:text,:title,:display_title,"
-            ":issuing_body,:region,:year,:doc_type,:script,:n_passages)",
+            ":issuing_body,:region,:year,:doc_type,:script,:published,:n_passages)",
             [asdict(d) for d in documents],
         )
         conn.executemany(

@@ -45,16 +45,19 @@ class _Line:
     start: int
     end: int
     text: str
+    markdown_level: int = 0  # number of leading '#' (Markdown, or Word heading styles)
 
 
 def _lines(text: str) -> list[_Line]:
     """Non-empty lines with their offsets; whitespace and Markdown heading marks left out of the span."""
     out, pos = [], 0
     for raw in text.split("\n"):
-        stripped = MARKDOWN_HEADING.sub("", raw.strip())
+        marks = MARKDOWN_HEADING.match(raw.strip())
+        stripped = raw.strip()[marks.end() :] if marks else raw.strip()
         if stripped:
             lead = raw.index(stripped)
-            out.append(_Line(pos + lead, pos + lead + len(stripped), stripped))
+            level = marks.group(0).count("#") if marks else 0
+            out.append(_Line(pos + lead, pos + lead + len(stripped), stripped, level))
         pos += len(raw) + 1
     return out
 
@@ -175,6 +178,8 @@ def parse_passages(text: str) -> list[Passage]:
             article = Passage(line.start, line.end, path() + [label], "article")
             continue
         level = heading_level(line.text)
+        if level is None and line.markdown_level:
+            level = min(3 + line.markdown_level, 7)  # a marked heading without enumerator: below 编/章/节
         if level in REGULATION_LEVELS:
             close_article()
             while stack and stack[-1][0] >= level:

@@ -260,7 +260,7 @@ def document_summary(doc: DocumentRecord) -> dict:
     return {
         "doc_id": doc.doc_id, "title": doc.display_title, "source": doc.name, "issuing_body": doc.issuing_body,
         "region": doc.region, "year": doc.year, "doc_type": doc.doc_type, "script": doc.script,
-        "passages": doc.n_passages,
+        "published": doc.published, "passages": doc.n_passages,
     }
 
 

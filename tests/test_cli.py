@@ -37,8 +37,9 @@ def test_missing_index_is_one_clear_line(tmp_path):
 @pytest.mark.model
 def test_index_with_index_env_and_summary(tmp_path):
     target = tmp_path / "idx"
-    r = fazhi("index", str(DATA / SEEDS["bureau_2022"]), str(tmp_path / "missing.txt"), "--quiet",
+    r = fazhi("index", str(DATA / SEEDS["bureau_2022"]), str(tmp_path / "missing.txt"),
               env={"FAZHI_INDEX": str(target)})
     assert r.returncode == 0, r.stderr
     assert "1 added" in r.stdout and "missing.txt: no such file" in r.stdout
+    assert "\r" not in r.stderr and "passage/s" not in r.stderr  # no progress bar when not on a terminal
     assert (target / "CURRENT").exists()

@@ -65,7 +65,7 @@ def test_sidecar_metadata_is_attached(tmp_path):
 
 def test_discover_reports_missing_and_unsupported_paths(tmp_path):
     (tmp_path / "a.txt").write_text(TEXT, encoding="utf-8")
-    (tmp_path / "b.docx").write_bytes(b"PK")
-    files, errors = discover([tmp_path, tmp_path / "b.docx", tmp_path / "missing.txt"])
+    (tmp_path / "b.doc").write_bytes(b"\xd0\xcf")
+    files, errors = discover([tmp_path, tmp_path / "b.doc", tmp_path / "missing.txt"])
     assert [f.name for f in files] == ["a.txt"]
     assert any("unsupported" in str(e) for e in errors) and any("no such file" in str(e) for e in errors)

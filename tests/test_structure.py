@@ -111,3 +111,11 @@ def test_short_text_without_headings_is_one_passage():
     text = "依法成立的合同，受法律保护。\n\n依法成立的合同，仅对当事人具有法律约束力，但是法律另有规定的除外。\n"
     (p,) = parse_passages(text)
     assert text[p.start : p.end] == text.strip()
+
+
+def test_markdown_and_word_heading_lines_are_headings():
+    text = "# 某局2020年工作总结\n## 加强组织领导\n建立依法行政领导机制，对重点工作进行集体审议，推动各项工作落实落地。\n## 一、深化改革\n（一）推进审批改革。压缩办理时限，提升网上办理率，实现即件办理和全流程网上办理。"
+    passages = parse_passages(text)
+    assert [p.heading_path for p in passages] == [
+        ["某局2020年工作总结", "加强组织领导"], ["一、深化改革", "（一）推进审批改革"],
+    ]

@@ -19,6 +19,13 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("index", help="add or update documents from files and folders")
     p.add_argument("paths", nargs="+", type=Path)
     p.add_argument("--quiet", action="store_true", help="print only the summary")
+    p.add_argument("--prune", action="store_true", help="remove documents whose files are gone")
+
+    p = sub.add_parser("delete", help="remove documents from the index by id")
+    p.add_argument("doc_ids", nargs="+")
+
+    p = sub.add_parser("list", help="list the indexed documents")
+    p.add_argument("--json", action="store_true", help="print JSON")
 
     p = sub.add_parser("search", help="hybrid search")
     p.add_argument("query")
@@ -63,10 +70,41 @@ def main(argv: list[str] | None = None) -> int:
 def _index(args) -> int:
     from indexer.pipeline import index_paths
 
-    say = (lambda _m: None) if args.quiet else (lambda m: print(m, file=sys.stderr))
-    summary = index_paths(args.paths, Path(args.index), model_name=args.model, progress=say)
+    interactive = not args.quiet and sys.stderr.isatty()
+    say = (lambda m: print(m, file=sys.stderr)) if interactive else (lambda _m: None)
+    summary = index_paths(
+        args.paths, Path(args.index), model_name=args.model, progress=say, prune=args.prune,
+        show_progress=interactive,
+    )
     print("\n".join(summary.lines()))
     return 0 if summary.documents else 1
+
+
+def _delete(args) -> int:
+    from indexer.pipeline import delete_documents
+
+    try:
+        removed = delete_documents(Path(args.index), args.doc_ids)
+    except KeyError as exc:
+        print(f"fazhi: error: {exc.args[0]}", file=sys.stderr)
+        return 2
+    print("\n".join(f"removed: {source}" for source in removed))
+    return 0
+
+
+def _list(args) -> int:
+    from dataclasses import asdict
+
+    from indexer.pipeline import list_documents
+
+    docs = list_documents(Path(args.index))
+    if args.json:
+        print(json.dumps([{k: v for k, v in asdict(d).items() if k != "text"} for d in docs], ensure_ascii=False, indent=1))
+        return 0
+    for d in docs:
+        print(f"{d.doc_id}  {d.year or '----'}  {d.n_passages:>4} passages  {d.display_title}  ({d.name})")
+    print(f"{len(docs)} documents")
+    return 0
 
 
 def _engine(args):
@@ -114,7 +152,9 @@ def _serve(args) -> int:
     return 0
 
 
-COMMANDS = {"index": _index, "search": _search, "similar": _similar, "serve": _serve}
+COMMANDS = {
+    "index": _index, "delete": _delete, "list": _list, "search": _search, "similar": _similar, "serve": _serve,
+}
 
 if __name__ == "__main__":
     sys.exit(main())
