@@ -117,7 +117,7 @@ def check_model(index_model: ModelInfo, configured: ModelInfo, index_dir: Path) 
         )
 
 
-EMBED_CHUNK = 64  # passages per encoder call, so the progress bar moves and memory stays flat
+EMBED_CHUNK = 128  # passages per encoder call (length-sorted), so the progress bar moves and memory stays flat
 
 
 def index_paths(
@@ -181,6 +181,7 @@ def index_paths(
             else:
                 to_embed.append(i)
         say(f"embedding {len(to_embed)} passages")
+        to_embed.sort(key=lambda i: len(all_passages[i].match_text))  # similar lengths batch with little padding
         with tqdm(total=len(to_embed), desc="embedding", unit="passage", disable=not show_progress) as bar:
             for start in range(0, len(to_embed), EMBED_CHUNK):
                 chunk = to_embed[start : start + EMBED_CHUNK]

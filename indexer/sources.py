@@ -1,4 +1,4 @@
-"""Reading report files (.txt .md .html .jsonl): format and encoding → raw documents."""
+"""Reading report files (.txt .md .html .docx .pdf .jsonl): format and encoding → raw documents."""
 
 from __future__ import annotations
 
@@ -40,13 +40,18 @@ def doc_id_for(source: str) -> str:
 
 
 def decode_bytes(data: bytes, path: Path) -> str:
-    """Decode by BOM, else the first of UTF-8, GB18030, Big5 that decodes cleanly."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="strict")
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
+    """Decode by BOM, else UTF-8, else whichever of GB18030, Big5 and charset-normalizer's guess reads most like Chinese."""
+    for bom, encoding in ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
+        if data.startswith(bom):
+            try:
+                return data.decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise SourceError(f"{path}: starts with a {encoding} byte-order mark but is not valid {encoding} ({exc.reason})") from None
     if b"\x00" in data[:4096]:
-        raise SourceError(f"{path}: looks like a binary file (NUL bytes), not text")
+        text = _bomless_utf16(data)
+        if text is None:
+            raise SourceError(f"{path}: looks like a binary file (NUL bytes), not text")
+        return text
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -64,6 +69,21 @@ def decode_bytes(data: bytes, path: Path) -> str:
         raise SourceError(f"{path}: cannot decode as UTF-8, GB18030, Big5 or any encoding charset-normalizer knows")
     # Big5 bytes often decode as GB18030 without error, into nonsense: keep the likelier Chinese.
     return max(candidates, key=chinese_likeness)
+
+
+def _bomless_utf16(data: bytes) -> str | None:
+    """UTF-16 text without a byte-order mark, recognised by reading as text with Chinese in it."""
+    for encoding in ("utf-16-le", "utf-16-be"):
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        controls = sum(1 for ch in text if ch < " " and ch not in "\n\r\t")
+        cjk = sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff")
+        common = sum(1 for ch in text if ch in COMMON_CHARS)  # binary noise is rare characters
+        if controls == 0 and cjk >= 0.2 * len(text) and common >= 0.15 * cjk:
+            return text
+    return None
 
 
 def _detected(data: bytes) -> str | None:

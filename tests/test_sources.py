@@ -15,6 +15,16 @@ def test_decodes_common_chinese_encodings(tmp_path, encoding):
     assert decode_bytes(data, tmp_path / "x.txt") == TEXT
 
 
+def test_utf16_without_byte_order_mark(tmp_path):
+    assert decode_bytes(TEXT.encode("utf-16-le"), tmp_path / "x.txt") == TEXT
+
+
+@pytest.mark.parametrize("data", [b"\xef\xbb\xbf\xff\xfe\xfd", b"\xff\xfe\x00"])
+def test_broken_text_after_a_byte_order_mark_is_a_clear_error(tmp_path, data):
+    with pytest.raises(SourceError, match="byte-order mark"):
+        decode_bytes(data, tmp_path / "x.txt")
+
+
 def test_binary_file_is_refused_with_its_path(tmp_path):
     path = tmp_path / "fake.txt"
     path.write_bytes(b"\x00\x01\x02binary" * 10)
