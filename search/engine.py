@@ -16,7 +16,8 @@ from indexer.store import (
 )
 
 from .dense import DenseIndex
-from .fusion import limit_per_group, reciprocal_rank_fusion
+from .filters import Filters, facet_counts
+from .fusion import RRF_K, limit_per_group, reciprocal_rank_fusion
 from .highlight import highlight_spans
 from .lexical import LexicalIndex
 
@@ -24,6 +25,8 @@ CANDIDATES = 200  # per retriever, before fusion
 SIMILAR_HIGHLIGHT_TERMS = 3  # find-similar marks the rarest words a hit shares with the source, not all
 MAX_K = 100
 MODES = ("hybrid", "bm25", "dense")
+FACET_CANDIDATES = 100  # facet counts cover the documents of this many best passages
+COMPARE_BY = ("document", "issuing_body")
 
 
 class NotFoundError(LookupError):
@@ -49,13 +52,15 @@ class Hit:
     year: str
     doc_type: str
     script: str
-    bm25_rank: int | None = None
-    dense_rank: int | None = None
+    published: str = ""
+    explain: dict | None = None  # bm25_rank, dense_rank, fused score: only when asked for
 
     def to_json(self) -> dict:
         """JSON-ready dict."""
         data = asdict(self)
         data["highlights"] = [list(span) for span in self.highlights]
+        if data["explain"] is None:
+            del data["explain"]
         return data
 
 
@@ -67,12 +72,14 @@ class SearchResult:
     query: str = ""
     version: str = ""
     groups: list[dict] = field(default_factory=list)
+    facets: dict = field(default_factory=dict)
+    filters: Filters = field(default_factory=Filters)
 
     def to_json(self) -> dict:
         """The API's answer shape."""
         return {
-            "query": self.query, "version": self.version, "count": len(self.hits),
-            "results": [h.to_json() for h in self.hits], "groups": self.groups,
+            "query": self.query, "version": self.version, "count": len(self.hits), "filters": self.filters.to_json(),
+            "results": [h.to_json() for h in self.hits], "groups": self.groups, "facets": self.facets,
         }
 
 
@@ -90,9 +97,21 @@ class _Loaded:
         self.documents = {
             r["doc_id"]: DocumentRecord(**dict(r)) for r in self.conn.execute("SELECT * FROM documents")
         }
+        order = {doc_id: i for i, doc_id in enumerate(self.documents)}
+        self.doc_index = np.array([order[d] for d in self.doc_of_pos], dtype=np.int64)
+        self.doc_list = list(self.documents.values())
         self.dense = DenseIndex(version_dir / "dense.faiss")
         self.lexical = LexicalIndex(version_dir / "bm25", len(rows))
         self.lock = threading.Lock()  # sqlite3 connections are not safe for concurrent use
+
+    def mask(self, filters: Filters, exclude_doc: str | None = None) -> np.ndarray | None:
+        """Which passages may be returned (None: all)."""
+        if not filters.active and exclude_doc is None:
+            return None
+        admitted = np.array(
+            [filters.admits(d) and d.doc_id != exclude_doc for d in self.doc_list], dtype=bool,
+        )
+        return admitted[self.doc_index] if len(self.doc_index) else np.zeros(0, dtype=bool)
 
     def passage_at(self, pos: int) -> PassageRecord:
         with self.lock:
@@ -140,7 +159,10 @@ class SearchEngine:
         return True
 
     # -- queries -----------------------------------------------------------------------------
-    def search(self, query: str, k: int = 10, per_doc: int | None = None, mode: str = "hybrid") -> SearchResult:
+    def search(
+        self, query: str, k: int = 10, per_doc: int | None = None, mode: str = "hybrid",
+        filters: Filters | None = None, explain: bool = False,
+    ) -> SearchResult:
         """BM25 and dense rankings fused by RRF (or one of them alone), at most `per_doc` passages a document."""
         query = (query or "").strip()
         if not query:
@@ -150,10 +172,13 @@ class SearchEngine:
         state = self._state
         tokens = tokenize(query)
         query_vector = None if mode == "bm25" else self.encoder.encode_queries([matching_form(query)])[0]
-        return self._ranked(state, tokens, query_vector, k, per_doc, query=query, mode=mode)
+        return self._ranked(
+            state, tokens, query_vector, k, per_doc, query=query, mode=mode, filters=filters or Filters(), explain=explain,
+        )
 
     def similar(
         self, passage_id: str | None = None, text: str | None = None, k: int = 10, per_doc: int | None = 1,
+        filters: Filters | None = None, explain: bool = False,
     ) -> SearchResult:
         """Passages most like a stored passage (other documents only) or like a selected text."""
         state = self._state
@@ -170,31 +195,64 @@ class SearchEngine:
             tokens = tokenize(label)
         else:
             raise ValueError("give a passage_id or a non-empty text")
-        allowed = None
-        if exclude_doc is not None:
-            allowed = np.array([d != exclude_doc for d in state.doc_of_pos], dtype=bool)
-        return self._ranked(state, tokens, vector, k, per_doc, query=label, allowed=allowed, shared_marks=True)
+        return self._ranked(
+            state, tokens, vector, k, per_doc, query=label, filters=filters or Filters(), exclude_doc=exclude_doc,
+            shared_marks=True, explain=explain,
+        )
 
-    def _ranked(
-        self, state: _Loaded, tokens: list[str], vector: np.ndarray, k: int, per_doc: int | None,
-        query: str, allowed: np.ndarray | None = None, mode: str = "hybrid", shared_marks: bool = False,
-    ) -> SearchResult:
-        k = max(1, min(int(k), MAX_K))
+    def _fused(
+        self, state: _Loaded, tokens: list[str], vector: np.ndarray | None, mode: str, allowed: np.ndarray | None,
+    ) -> tuple[list[tuple[int, float]], dict[int, int], dict[int, int]]:
+        """Fused (position, score) list and each retriever's rank of every position it returned."""
         lexical = state.lexical.top(tokens, CANDIDATES, allowed) if mode != "dense" else []
         dense = [pos for pos, _ in state.dense.top(vector, CANDIDATES, allowed)] if mode != "bm25" else []
         fused = reciprocal_rank_fusion([ranking for ranking in (lexical, dense) if ranking])
-        chosen = limit_per_group(fused, lambda pos: state.doc_of_pos[pos], per_doc, k)
-        lex_rank = {pos: r for r, pos in enumerate(lexical, 1)}
-        dense_rank = {pos: r for r, pos in enumerate(dense, 1)}
+        return fused, {p: r for r, p in enumerate(lexical, 1)}, {p: r for r, p in enumerate(dense, 1)}
+
+    def _ranked(
+        self, state: _Loaded, tokens: list[str], vector: np.ndarray | None, k: int, per_doc: int | None,
+        query: str, mode: str = "hybrid", filters: Filters = Filters(), exclude_doc: str | None = None,
+        shared_marks: bool = False, explain: bool = False, group_of=None,
+    ) -> SearchResult:
+        k = max(1, min(int(k), MAX_K))
+        unfiltered = state.mask(Filters(), exclude_doc)
+        fused, lex_rank, dense_rank = self._fused(state, tokens, vector, mode, unfiltered)
+        facet_docs = {state.doc_of_pos[pos] for pos, _ in fused[:FACET_CANDIDATES]}
+        facets = facet_counts((state.documents[d] for d in facet_docs), filters)
+        if filters.active:
+            fused, lex_rank, dense_rank = self._fused(state, tokens, vector, mode, state.mask(filters, exclude_doc))
+        chosen = limit_per_group(fused, group_of or (lambda pos: state.doc_of_pos[pos]), per_doc, k)
         hits = [
-            self._hit(state, pos, score, tokens, lex_rank.get(pos), dense_rank.get(pos), shared_marks)
+            self._hit(state, pos, score, tokens, lex_rank.get(pos), dense_rank.get(pos), shared_marks, explain)
             for pos, score in chosen
         ]
-        return SearchResult(hits, query=query, version=state.manifest["version"], groups=group_by_document(hits))
+        return SearchResult(
+            hits, query=query, version=state.manifest["version"], groups=group_by_document(hits), facets=facets,
+            filters=filters,
+        )
+
+    def compare(self, query: str, by: str = "document", filters: Filters | None = None, limit: int = 50) -> SearchResult:
+        """The best passage of each document (or issuing body) for one topic, most relevant first."""
+        if by not in COMPARE_BY:
+            raise ValueError(f"by must be one of {', '.join(COMPARE_BY)}")
+        query = (query or "").strip()
+        if not query:
+            raise ValueError("query is empty")
+        state = self._state
+        tokens = tokenize(query)
+        vector = self.encoder.encode_queries([matching_form(query)])[0]
+
+        def group_of(pos: int) -> str:
+            doc = state.documents[state.doc_of_pos[pos]]
+            return (doc.issuing_body or doc.doc_id) if by == "issuing_body" else doc.doc_id
+
+        return self._ranked(
+            state, tokens, vector, limit, 1, query=query, filters=filters or Filters(), group_of=group_of,
+        )
 
     def _hit(
         self, state: _Loaded, pos: int, score: float, tokens: list[str], bm25_rank, dense_rank,
-        shared_marks: bool = False,
+        shared_marks: bool = False, explain: bool = False,
     ) -> Hit:
         p = state.passage_at(pos)
         doc = state.documents[p.doc_id]
@@ -205,7 +263,9 @@ class SearchEngine:
             passage_id=p.passage_id, doc_id=p.doc_id, title=doc.display_title, source=doc.name,
             heading_path=p.heading_path, text=p.text, score=round(float(score), 6), matched_terms=terms,
             highlights=spans, kind=p.kind, issuing_body=doc.issuing_body, region=doc.region, year=doc.year,
-            doc_type=doc.doc_type, script=doc.script, bm25_rank=bm25_rank, dense_rank=dense_rank,
+            doc_type=doc.doc_type, script=doc.script, published=doc.published,
+            explain={"bm25_rank": bm25_rank, "dense_rank": dense_rank, "fused_score": round(float(score), 6),
+                     "rrf_k": RRF_K} if explain else None,
         )
 
     # -- records -----------------------------------------------------------------------------
@@ -216,7 +276,7 @@ class SearchEngine:
         if pos is None:
             raise NotFoundError(f"no passage {passage_id!r} in the index")
         hit = self._hit(state, pos, 0.0, [], None, None).to_json()
-        for key in ("score", "matched_terms", "highlights", "bm25_rank", "dense_rank"):
+        for key in ("score", "matched_terms", "highlights"):
             hit.pop(key)
         record = state.passage_at(pos)
         hit.update(start=record.start, end=record.end, ordinal=record.ordinal)

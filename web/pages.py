@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, jsonify, render_template, request
+from urllib.parse import urlencode
+
+from flask import Blueprint, abort, jsonify, render_template, request, url_for
 from markupsafe import Markup, escape
 
 from indexer.store import IndexNotFoundError
 from search.engine import NotFoundError
 
 from . import get_engine
-from .api import MAX_QUERY_CHARS, MAX_TEXT_CHARS
+from .api import MAX_QUERY_CHARS, MAX_TEXT_CHARS, BadRequest, filters_from
 
 bp = Blueprint("pages", __name__)
 PAGE_K = 20
@@ -27,6 +29,45 @@ def marked(text: str, spans) -> Markup:
 
 
 bp.add_app_template_filter(marked, "marked")
+
+FACET_LABELS = {"issuing_body": "发布机关", "region": "地区", "year": "年份", "doc_type": "类型", "script": "文字"}
+VALUE_LABELS = {"simplified": "简体", "traditional": "繁体", "mixed": "简繁混合"}
+
+
+def _page_filters():
+    """Filters from the page's query string; malformed ones are a 400 page."""
+    try:
+        return filters_from(request.args.getlist, request.args.get)
+    except BadRequest as exc:
+        abort(400, str(exc))
+
+
+def toggle_url(endpoint: str, name: str, value: str) -> str:
+    """The current URL with one facet value switched on or off (years: a one-year range)."""
+    items = [(k, v) for k, v in request.args.items(multi=True) if k != "page"]
+    if name == "year":
+        active = request.args.get("year_from") == value and request.args.get("year_to") == value
+        items = [(k, v) for k, v in items if k not in ("year_from", "year_to")]
+        if not active:
+            items += [("year_from", value), ("year_to", value)]
+    elif (name, value) in items:
+        items.remove((name, value))
+    else:
+        items.append((name, value))
+    return url_for(endpoint) + ("?" + urlencode(items) if items else "")
+
+
+def facet_active(name: str, value: str) -> bool:
+    """Whether a facet value is among the current filters."""
+    if name == "year":
+        return request.args.get("year_from") == value and request.args.get("year_to") == value
+    return value in request.args.getlist(name)
+
+
+@bp.app_context_processor
+def _facet_helpers():
+    return {"toggle_url": toggle_url, "facet_active": facet_active, "FACET_LABELS": FACET_LABELS,
+            "VALUE_LABELS": VALUE_LABELS}
 
 
 @bp.app_errorhandler(404)
@@ -48,8 +89,18 @@ def search_page():
     q = (request.args.get("q") or "").strip()[:MAX_QUERY_CHARS]
     result = None
     if q:
-        result = get_engine().search(q, k=PAGE_K, per_doc=PAGE_PER_DOC)
+        result = get_engine().search(q, k=PAGE_K, per_doc=PAGE_PER_DOC, filters=_page_filters())
     return render_template("search.html", q=q, result=result, hits=_by_id(result))
+
+
+@bp.get("/compare")
+def compare_page():
+    """One topic across bureaus: the best passage of each document (or issuing body) as a table."""
+    q = (request.args.get("q") or "").strip()[:MAX_QUERY_CHARS]
+    by = request.args.get("by") if request.args.get("by") in ("document", "issuing_body") else "document"
+    result = get_engine().compare(q, by=by, filters=_page_filters()) if q else None
+    export = url_for("api.compare", **{k: v for k, v in request.args.items()}, format="csv") if q else None
+    return render_template("compare.html", q=q, by=by, result=result, export=export)
 
 
 @bp.route("/similar", methods=["GET", "POST"])
