@@ -21,6 +21,11 @@ STOPWORDS = frozenset(
     "的 了 和 与 及 或 在 是 对 为 以 于 等 并 将 把 被 由 从 向 中 上 下 其 之 而 也 都 就 有 我 我们 "
     "一 不 这 那 个 年 月 日 各 进行 开展 加强 工作 推进 积极".split()
 )
+# Question words of colloquial queries (请问…怎么办…吗); they say nothing about the topic.
+QUERY_STOPWORDS = frozenset(
+    "请问 怎么 怎么办 如何 什么 哪些 是否 可以 应该 需要 能否 能不能 会不会 吗 呢 吧 啊 要 该 我 你 他 她 "
+    "有没有 为什么 多少 谁 被 让 给 没有 这个 那个 这种 情况 一个".split()
+)
 _WORD = re.compile(r"[\w\u3400-\u9fff\uf900-\ufaff]", re.UNICODE)
 
 
@@ -57,11 +62,16 @@ def script_of(text: str) -> str:
 
 
 def tokenize(text: str) -> list[str]:
-    """jieba tokens of the matching form, without punctuation, spaces and stopwords."""
+    """jieba search-mode tokens of the matching form (法律顾问 → 法律, 顾问, 法律顾问), no punctuation or stopwords."""
     return [
-        tok for tok in jieba.lcut(matching_form(text).lower())
+        tok for tok in jieba.lcut_for_search(matching_form(text).lower())
         if tok.strip() and _WORD.search(tok) and tok not in STOPWORDS
     ]
+
+
+def tokenize_query(text: str) -> list[str]:
+    """Tokens of a typed query: as tokenize, without question words."""
+    return [tok for tok in tokenize(text) if tok not in QUERY_STOPWORDS]
 
 
 def token_spans(text: str) -> list[tuple[str, int, int]]:

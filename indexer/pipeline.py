@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Callable
 
 import numpy as np
 
+from .boilerplate import strip_boilerplate
 from .clean import clean_text
 from .metadata import extract_metadata
 from .model import Encoder, ModelInfo
@@ -56,9 +58,16 @@ class IndexSummary:
         return out
 
 
-def content_hash(text: str) -> str:
-    """Hash of a document's raw text, for change detection and de-duplication."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+def content_hash(raw: RawDocument) -> str:
+    """Hash of a document's text, title and metadata overrides, for change detection and de-duplication.
+
+    Two laws can share an article's wording (合同法 and 民法典); with different titles they are
+    different documents, and so are JSONL lines with ids of their own. Identical files without
+    distinguishing metadata are one document, and editing a sidecar counts as a change.
+    """
+    meta = json.dumps(raw.meta, ensure_ascii=False, sort_keys=True, default=str)
+    key = f"{raw.record_id}\x00{raw.title}\x00{meta}\x00{raw.text}"
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
 def display_title(meta, name: str) -> str:
@@ -73,6 +82,20 @@ def display_title(meta, name: str) -> str:
     return label or name
 
 
+def passage_context(heading_path: list[str], kind: str, title: str, body: str) -> list[str]:
+    """What a passage means beyond its own words, to match and embed with it.
+
+    Its heading; and the document title where the passage has no heading or is an article of a law
+    (a law's name says what its article is about). Nothing the body already starts with.
+    """
+    context = []
+    if title and (kind == "article" or not heading_path):
+        context.append(title)
+    if heading_path:
+        context.append(heading_path[-1])
+    return [c for c in context if not body.startswith(c)]
+
+
 def build_document(raw: RawDocument) -> tuple[DocumentRecord, list[PassageRecord]]:
     """Clean, structure and describe one document (no embedding)."""
     text = clean_text(raw.text)
@@ -80,15 +103,15 @@ def build_document(raw: RawDocument) -> tuple[DocumentRecord, list[PassageRecord
     passages = []
     for ordinal, span in enumerate(parse_passages(text)):
         body = text[span.start : span.end]
-        context = span.heading_path[-1] if span.heading_path else ""
-        indexed = f"{context}\n{body}" if context and not body.startswith(context) else body
+        indexed = "\n".join(passage_context(span.heading_path, span.kind, meta.title, body) + [body])
+        match = strip_boilerplate(matching_form(indexed))
         passages.append(PassageRecord(
             passage_id=f"{raw.doc_id}-{ordinal:04d}", doc_id=raw.doc_id, ordinal=ordinal,
             start=span.start, end=span.end, heading_path=span.heading_path, kind=span.kind, text=body,
-            match_text=matching_form(indexed), tokens=tokenize(indexed),
+            match_text=match, tokens=tokenize(match),
         ))
     doc = DocumentRecord(
-        doc_id=raw.doc_id, source=raw.source, name=raw.name, content_hash=content_hash(raw.text), text=text,
+        doc_id=raw.doc_id, source=raw.source, name=raw.name, content_hash=content_hash(raw), text=text,
         title=meta.title, display_title=display_title(meta, raw.name), issuing_body=meta.issuing_body,
         region=meta.region, year=meta.year, doc_type=meta.doc_type, script=meta.script, published=meta.published,
         n_passages=len(passages),
@@ -233,7 +256,7 @@ def _add_document(
     seen_hashes: dict[str, tuple[str, str]], summary: IndexSummary,
 ) -> None:
     """Place one read document into the next version's set, recording what happened to it."""
-    digest = content_hash(raw.text)
+    digest = content_hash(raw)
     holder = seen_hashes.get(digest)
     if holder is not None and holder[0] != raw.doc_id:
         summary.duplicates.append(f"{raw.source} (same text as {holder[1]})")

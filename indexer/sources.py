@@ -32,6 +32,7 @@ class RawDocument:
     text: str
     title: str = ""
     meta: dict = field(default_factory=dict)
+    record_id: str = ""  # a JSONL line's own "id": it declares a document of its own
 
 
 def doc_id_for(source: str) -> str:
@@ -331,7 +332,7 @@ def _read_jsonl(path: Path, source: str, text: str) -> Iterator[RawDocument | So
         doc_source = f"{source}#{key}"
         yield RawDocument(
             doc_id_for(doc_source), doc_source, f"{path.name}#{key}", record["text"],
-            str(record.get("title") or meta.get("title") or ""), meta,
+            str(record.get("title") or meta.get("title") or ""), meta, str(record.get("id") or ""),
         )
 
 

@@ -147,11 +147,29 @@ def _trim(start: int, end: int, text: str) -> tuple[int, int]:
     return start, end
 
 
+LIST_INTRO_END = ("：", ":", "；", ";")  # a line ending so announces list items, (一)…； (二)…
+MAX_LIST_ITEM = 80  # an item ending in 。 longer than this is a section with a body, not an item
+
+
+def is_list_item(line: str, previous: str) -> bool:
+    """An enumerated line inside a list: after ：/；, itself ending in ；, or short and ending in 。."""
+    if not previous.endswith(LIST_INTRO_END):
+        return False
+    return line.endswith(("；", ";")) or (line.endswith(("。", ".")) and len(line) <= MAX_LIST_ITEM)
+
+
 def parse_passages(text: str) -> list[Passage]:
-    """Split cleaned document text into passages that follow its own headings."""
+    """Split cleaned document text into passages that follow its own headings.
+
+    A line that starts like a heading but follows a line ending in ：or ；is a list item
+    (下列义务：（一）…；（二）…): it continues that paragraph instead of opening a section.
+    """
     passages: list[Passage] = []
     stack: list[tuple[int, str]] = []  # (level, heading title)
     article: Passage | None = None
+    paragraph: Passage | None = None  # the paragraph still open to list items
+    heading_line_start: int | None = None  # where the paragraph's heading line starts, if it has one
+    previous = ""
 
     def path() -> list[str]:
         return [title for _, title in stack]
@@ -165,15 +183,22 @@ def parse_passages(text: str) -> list[Passage]:
                 if b > a and is_substantive(text[a:b]):
                     passages.append(Passage(a, b, list(heading_path), piece_kind))
 
-    def close_article() -> None:
-        nonlocal article
-        if article is not None:
-            emit(article.start, article.end, "article", article.heading_path)
-            article = None
+    def close() -> None:
+        nonlocal article, paragraph, heading_line_start
+        if paragraph is not None and heading_line_start is not None:
+            # A work-plan item whose body is only "(法规处牵头)" keeps its whole line as the passage.
+            if not is_substantive(text[paragraph.start : paragraph.end]):
+                paragraph.start = heading_line_start
+        for block in (article, paragraph):
+            if block is not None:
+                emit(block.start, block.end, block.kind, block.heading_path)
+        article = paragraph = heading_line_start = None
 
     for line in _lines(text):
+        list_item = is_list_item(line.text, previous)
+        previous = line.text
         if ARTICLE.match(line.text):
-            close_article()
+            close()
             label = ARTICLE.match(line.text).group(0).replace(" ", "")
             article = Passage(line.start, line.end, path() + [label], "article")
             continue
@@ -181,7 +206,7 @@ def parse_passages(text: str) -> list[Passage]:
         if level is None and line.markdown_level:
             level = min(3 + line.markdown_level, 7)  # a marked heading without enumerator: below 编/章/节
         if level in REGULATION_LEVELS:
-            close_article()
+            close()
             while stack and stack[-1][0] >= level:
                 stack.pop()
             stack.append((level, line.text))
@@ -189,21 +214,26 @@ def parse_passages(text: str) -> list[Passage]:
         if article is not None:  # items and paragraphs inside an article belong to it
             article.end = line.end
             continue
-        if level is None:
-            emit(line.start, line.end, "paragraph", path())
+        if paragraph is not None and list_item:
+            paragraph.end = line.end
             continue
+        if level is None:
+            close()
+            paragraph = Passage(line.start, line.end, path(), "paragraph")
+            continue
+        close()
         title, body_start = _split_heading(line)
         while stack and stack[-1][0] >= level:
             stack.pop()
         stack.append((level, title))
         if body_start < line.end:
-            # A work-plan item whose body is only "(法规处牵头)" keeps its whole line as the passage.
-            substantive_body = is_substantive(text[body_start : line.end])
-            emit(body_start if substantive_body else line.start, line.end, "paragraph", path())
-    close_article()
-    if not stack and not any(p.kind == "article" for p in passages):
-        whole = _trim(0, len(text), text)
-        if 0 < whole[1] - whole[0] <= MAX_PASSAGE_CHARS and len(CJK.findall(text)) >= 4:
-            # A short text without headings (one article, one notice) is one passage, not one per line.
-            return [Passage(whole[0], whole[1], [], "paragraph")]
+            paragraph = Passage(body_start, line.end, path(), "paragraph")
+            heading_line_start = line.start
+    close()
+    whole = _trim(0, len(text), text)
+    short = 0 < whole[1] - whole[0] <= MAX_PASSAGE_CHARS and len(CJK.findall(text)) >= 4
+    if short and (not passages or (not stack and not any(p.kind == "article" for p in passages))):
+        # A short text without sections (one article, one notice) is one passage, not one per line,
+        # and a short text is never left with nothing to find.
+        return [Passage(whole[0], whole[1], [], "paragraph")]
     return passages

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+from indexer.boilerplate import strip_boilerplate
 from indexer.model import Encoder, ModelInfo, configured_model_name
-from indexer.normalize import matching_form, tokenize
+from indexer.normalize import matching_form, tokenize, tokenize_query
 from indexer.pipeline import check_model, check_model_name
 from indexer.store import (
     DocumentRecord, PassageRecord, connect, current_version_dir, passage_from_row, read_manifest,
@@ -17,7 +18,7 @@ from indexer.store import (
 
 from .dense import DenseIndex
 from .filters import Filters, facet_counts
-from .fusion import RRF_K, limit_per_group, reciprocal_rank_fusion
+from .fusion import BM25_WEIGHT, DENSE_WEIGHT, RRF_K, limit_per_group, reciprocal_rank_fusion
 from .highlight import highlight_spans
 from .lexical import LexicalIndex
 
@@ -170,7 +171,7 @@ class SearchEngine:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
         state = self._state
-        tokens = tokenize(query)
+        tokens = tokenize_query(query)
         query_vector = None if mode == "bm25" else self.encoder.encode_queries([matching_form(query)])[0]
         return self._ranked(
             state, tokens, query_vector, k, per_doc, query=query, mode=mode, filters=filters or Filters(), explain=explain,
@@ -191,8 +192,9 @@ class SearchEngine:
             vector, tokens, exclude_doc, label = state.dense.vector(pos), record.tokens, record.doc_id, record.text
         elif text and text.strip():
             label = text.strip()
-            vector = self.encoder.encode_passages([matching_form(label)])[0]
-            tokens = tokenize(label)
+            core = strip_boilerplate(matching_form(label))  # formulas must not decide what is similar
+            vector = self.encoder.encode_passages([core])[0]
+            tokens = tokenize(core)
         else:
             raise ValueError("give a passage_id or a non-empty text")
         return self._ranked(
@@ -206,7 +208,8 @@ class SearchEngine:
         """Fused (position, score) list and each retriever's rank of every position it returned."""
         lexical = state.lexical.top(tokens, CANDIDATES, allowed) if mode != "dense" else []
         dense = [pos for pos, _ in state.dense.top(vector, CANDIDATES, allowed)] if mode != "bm25" else []
-        fused = reciprocal_rank_fusion([ranking for ranking in (lexical, dense) if ranking])
+        weighted = [(r, w) for r, w in ((lexical, BM25_WEIGHT), (dense, DENSE_WEIGHT)) if r]
+        fused = reciprocal_rank_fusion([r for r, _ in weighted], weights=[w for _, w in weighted])
         return fused, {p: r for r, p in enumerate(lexical, 1)}, {p: r for r, p in enumerate(dense, 1)}
 
     def _ranked(
@@ -239,7 +242,7 @@ class SearchEngine:
         if not query:
             raise ValueError("query is empty")
         state = self._state
-        tokens = tokenize(query)
+        tokens = tokenize_query(query)
         vector = self.encoder.encode_queries([matching_form(query)])[0]
 
         def group_of(pos: int) -> str:
@@ -265,7 +268,7 @@ class SearchEngine:
             highlights=spans, kind=p.kind, issuing_body=doc.issuing_body, region=doc.region, year=doc.year,
             doc_type=doc.doc_type, script=doc.script, published=doc.published,
             explain={"bm25_rank": bm25_rank, "dense_rank": dense_rank, "fused_score": round(float(score), 6),
-                     "rrf_k": RRF_K} if explain else None,
+                     "rrf_k": RRF_K, "bm25_weight": BM25_WEIGHT, "dense_weight": DENSE_WEIGHT} if explain else None,
         )
 
     # -- records -----------------------------------------------------------------------------

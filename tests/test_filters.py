@@ -56,7 +56,7 @@ def test_explain_gives_ranks_and_fused_score(engine):
     hit = engine.search("法律顾问", k=3, explain=True).hits[0]
     e = hit.explain
     assert e["fused_score"] == hit.score
-    expected = sum(1 / (e["rrf_k"] + r) for r in (e["bm25_rank"], e["dense_rank"]) if r)
+    expected = sum(w / (e["rrf_k"] + r) for r, w in ((e["bm25_rank"], e["bm25_weight"]), (e["dense_rank"], e["dense_weight"])) if r)
     assert abs(expected - hit.score) < 1e-5
 
 

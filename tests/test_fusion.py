@@ -5,9 +5,11 @@ from search.highlight import highlight_spans
 
 
 def test_rrf_rewards_items_ranked_by_both_lists():
-    fused = reciprocal_rank_fusion([[1, 2, 3], [3, 4, 1]])
+    fused = reciprocal_rank_fusion([[1, 2, 3], [3, 4, 1]], k=60)
     assert [item for item, _ in fused][:2] == [1, 3]
     assert fused[0][1] == 1 / 61 + 1 / 63
+    weighted = reciprocal_rank_fusion([[1, 2], [2, 1]], k=20, weights=[0.5, 1.0])
+    assert [item for item, _ in weighted] == [2, 1]
 
 
 def test_limit_per_group_keeps_rank_order():

@@ -127,3 +127,27 @@ def test_other_model_is_refused_with_the_model_the_index_needs(tmp_path, corpus)
 def test_missing_index_says_how_to_build_one(tmp_path):
     with pytest.raises(store.IndexNotFoundError, match="fazhi index"):
         SearchEngine(tmp_path / "none", encoder=HashEncoder())
+
+
+def test_same_wording_under_different_titles_are_different_documents(tmp_path):
+    path = tmp_path / "laws.jsonl"
+    body = "依法成立的合同，受法律保护。依法成立的合同，仅对当事人具有法律约束力，但是法律另有规定的除外。"
+    path.write_text(
+        f'{{"id": "1", "title": "中华人民共和国民法典第四百六十五条", "text": "{body}"}}\n'
+        f'{{"id": "2", "title": "中华人民共和国合同法第八条", "text": "{body}"}}\n'
+        f'{{"id": "3", "title": "中华人民共和国合同法第八条", "text": "{body}"}}\n'
+        f'{{"title": "中华人民共和国合同法第八条", "text": "{body}"}}\n'
+        f'{{"title": "中华人民共和国合同法第八条", "text": "{body}"}}\n', encoding="utf-8")
+    summary = index_paths([path], tmp_path / "idx", encoder=HashEncoder())
+    assert summary.documents == 4 and len(summary.duplicates) == 1  # own ids: own documents
+
+
+def test_editing_a_sidecar_updates_the_metadata(tmp_path, corpus):
+    enc = HashEncoder()
+    index_paths([corpus], tmp_path / "idx", encoder=enc)
+    (corpus / SEEDS["jm_ict_2024"].replace(".txt", ".meta.json")).write_text('{"year": "2023"}', encoding="utf-8")
+    before = enc.encoded
+    summary = index_paths([corpus], tmp_path / "idx", encoder=enc)
+    assert len(summary.updated) == 1 and enc.encoded == before  # same passages, vectors reused
+    years = {d.name: d.year for d in load_documents(current_version_dir(tmp_path / "idx"))}
+    assert years[SEEDS["jm_ict_2024"]] == "2023"

@@ -184,8 +184,11 @@ def test_heading_only_and_deeply_nested_documents(tmp_path):
     nested = "".join(f"{'#' * (i % 6 + 1)} 第{i}层标题\n（{i}）第{i}层内容，推进法治政府建设工作落实。\n" for i in range(200))
     (corpus / "nested.md").write_text(nested, encoding="utf-8")
     summary = index_paths([corpus], tmp_path / "idx", encoder=HashEncoder())
-    assert summary.documents == 1  # nested.md
-    assert any("headings.txt" in s and "no indexable text" in s for s in summary.skipped)
+    assert summary.documents == 2 and not summary.skipped  # a short heading-only text stays findable, whole
+    passages = {d.name: d.n_passages for d in list_documents(tmp_path / "idx")}
+    assert passages["headings.txt"] == 1 and passages["nested.md"] > 0
+    engine = SearchEngine(tmp_path / "idx", encoder=HashEncoder())
+    assert all(len(h.heading_path) <= 7 for h in engine.search("第199层内容", k=20).hits)
 
 
 def test_prune_delete_and_list(tmp_path):

@@ -91,3 +91,24 @@ def test_find_similar_marks_only_distinctive_shared_words(engine):
     assert len(advisors) == 2 and all("法律顾问" in h.matched_terms for h in advisors)
     assert all(len(h.matched_terms) <= 3 for h in hits)
     assert not {"行政", "政府"} & {t for h in hits for t in h.matched_terms}  # words in most passages
+
+
+# Topic → (words of the measure, the seed reports that have it).
+MEASURES = {
+    "法律顾问": (("法律顾问",), {"gz_ict_2019", "jm_ict_2024", "gz_gov_2018_trad", "bureau_2022"}),
+    "公平竞争审查": (("公平竞争",), {"gz_ict_2019", "jm_ict_2024", "gd_ict_plan_2020", "gz_gov_2018_trad"}),
+    "行政执法全过程记录": (("全过程记录", "全过程网上记录", "全过程电子记录"), {"gz_ict_2019", "gd_ict_plan_2020", "gz_gov_2018_trad"}),
+    "投诉举报热线": (("投诉举报", "热线"), {"gd_ict_plan_2020", "gz_gov_2018_trad", "bureau_2022"}),
+}
+
+
+@pytest.mark.parametrize("topic", list(MEASURES))
+def test_every_report_with_the_measure_comes_up_once_with_that_measure(engine, topic):
+    from indexer.normalize import to_simplified
+
+    words, reports = MEASURES[topic]
+    rows = engine.compare(topic).hits
+    top = rows[: len(reports)]
+    assert {h.source for h in top} == {SEEDS[k] for k in reports}, [(h.source, h.text[:30]) for h in rows]
+    for h in top:
+        assert any(w in to_simplified(h.text) for w in words), (h.source, h.text[:60])

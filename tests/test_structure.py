@@ -119,3 +119,18 @@ def test_markdown_and_word_heading_lines_are_headings():
     assert [p.heading_path for p in passages] == [
         ["某局2020年工作总结", "加强组织领导"], ["一、深化改革", "（一）推进审批改革"],
     ]
+
+
+def test_list_items_after_a_colon_continue_their_paragraph():
+    text = ("一、主要措施\n（一）严格规范执法。执法机关应当履行下列义务：\n（一）公开执法依据；\n（二）全程记录执法过程；\n"
+            "（三）重大执法决定须经法制审核。\n（二）加强监督。建立执法监督平台，定期通报执法情况，接受社会监督和群众评议。")
+    passages = parse_passages(text)
+    first = text[passages[0].start : passages[0].end]
+    assert first.startswith("执法机关应当履行下列义务") and first.endswith("重大执法决定须经法制审核。")
+    assert [p.heading_path[-1] for p in passages] == ["（一）严格规范执法", "（二）加强监督"]
+
+
+def test_short_article_made_of_list_items_is_kept_whole():
+    text = "下列财产为夫妻一方的个人财产：\n\n（一）一方的婚前财产；\n\n（二）遗嘱或者赠与合同中确定只归一方的财产；\n\n（三）一方专用的生活用品。"
+    (p,) = parse_passages(text)
+    assert text[p.start : p.end] == text.strip()
