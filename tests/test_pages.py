@@ -64,3 +64,18 @@ def test_pages_without_index_explain_what_to_do(tmp_path):
     r = app.test_client().get("/", query_string={"q": "法律顾问"})
     assert r.status_code == 503 and "fazhi index" in r.get_data(as_text=True)
     assert app.test_client().get("/api/health").status_code == 503
+
+
+def test_more_results_link_widens_the_list(tmp_path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for i in range(10):
+        body = "\n".join(f"（{n}）第{i}局措施{n}。聘请法律顾问参与合法性审查，提升依法行政水平和能力，第{i}局第{n}项。" for n in "一二三四")
+        (folder / f"r{i}.txt").write_text(f"一、总体情况\n{body}", encoding="utf-8")
+    enc = HashEncoder()
+    index_paths([folder], tmp_path / "idx", encoder=enc)
+    client = create_app({"ENGINE": SearchEngine(tmp_path / "idx", encoder=enc), "TESTING": True}).test_client()
+    first = client.get("/", query_string={"q": "法律顾问"}).get_data(as_text=True)
+    assert first.count('class="hit"') == 20 and "更多结果" in first and "page=2" in first
+    second = client.get("/", query_string={"q": "法律顾问", "page": 2}).get_data(as_text=True)
+    assert second.count('class="hit"') == 30 and "更多结果" not in second  # 10 reports × 3 passages

@@ -16,6 +16,7 @@ from .api import MAX_QUERY_CHARS, MAX_TEXT_CHARS, BadRequest, filters_from
 bp = Blueprint("pages", __name__)
 PAGE_K = 20
 PAGE_PER_DOC = 3
+MAX_PAGES = 5  # "更多结果" widens the list 20 passages at a time, up to the API's 100
 
 
 def marked(text: str, spans) -> Markup:
@@ -87,10 +88,16 @@ def _no_index(exc):
 def search_page():
     """The search page; with ?q= it shows results grouped per document (no JavaScript needed)."""
     q = (request.args.get("q") or "").strip()[:MAX_QUERY_CHARS]
-    result = None
+    page = request.args.get("page", "1")
+    page = int(page) if page.isdigit() and 1 <= int(page) <= MAX_PAGES else 1
+    result, more = None, None
     if q:
-        result = get_engine().search(q, k=PAGE_K, per_doc=PAGE_PER_DOC, filters=_page_filters())
-    return render_template("search.html", q=q, result=result, hits=_by_id(result))
+        k = PAGE_K * page
+        result = get_engine().search(q, k=k, per_doc=PAGE_PER_DOC, filters=_page_filters())
+        if len(result.hits) == k and page < MAX_PAGES:
+            args = {**request.args.to_dict(flat=False), "page": [str(page + 1)]}
+            more = url_for("pages.search_page") + "?" + urlencode(args, doseq=True)
+    return render_template("search.html", q=q, result=result, hits=_by_id(result), more=more)
 
 
 @bp.get("/compare")
@@ -126,7 +133,9 @@ def document_page(doc_id: str):
         doc = get_engine().document(doc_id)
     except NotFoundError as exc:
         abort(404, str(exc.args[0]))
-    return render_template("document.html", doc=doc, blocks=_blocks(doc), focus=request.args.get("p"))
+    return render_template(
+        "document.html", doc=doc, blocks=_blocks(doc), toc=_toc(doc), focus=request.args.get("p"),
+    )
 
 
 @bp.get("/documents")
@@ -137,6 +146,18 @@ def documents_page():
 
 def _by_id(result) -> dict:
     return {h.passage_id: h for h in result.hits} if result else {}
+
+
+def _toc(doc: dict) -> list[dict]:
+    """Table of contents: each heading once, in order, linked to the first passage under it."""
+    seen, entries = set(), []
+    for p in doc["passages"]:
+        for depth in range(1, len(p["heading_path"]) + 1):
+            key = tuple(p["heading_path"][:depth])
+            if key not in seen:
+                seen.add(key)
+                entries.append({"depth": depth, "title": key[-1], "target": p["passage_id"]})
+    return entries
 
 
 def _blocks(doc: dict) -> list[dict]:
