@@ -214,10 +214,11 @@ class SearchEngine:
 
     def _ranked(
         self, state: _Loaded, tokens: list[str], vector: np.ndarray | None, k: int, per_doc: int | None,
-        query: str, mode: str = "hybrid", filters: Filters = Filters(), exclude_doc: str | None = None,
+        query: str, mode: str = "hybrid", filters: Filters | None = None, exclude_doc: str | None = None,
         shared_marks: bool = False, explain: bool = False, group_of=None,
     ) -> SearchResult:
         k = max(1, min(int(k), MAX_K))
+        filters = filters or Filters()
         unfiltered = state.mask(Filters(), exclude_doc)
         fused, lex_rank, dense_rank = self._fused(state, tokens, vector, mode, unfiltered)
         facet_docs = {state.doc_of_pos[pos] for pos, _ in fused[:FACET_CANDIDATES]}
