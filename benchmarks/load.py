@@ -1,0 +1,146 @@
+"""Load on the real server: `fazhi serve` (waitress) on 127.0.0.1, N concurrent clients, a fixed request count.
+
+Prints requests/s, latency p50/p99, error count and the server's memory across the run. Never asserts.
+
+    python benchmarks/load.py [--clients 16] [--requests 800] [--index DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+QUERIES = ["法律顾问", "公平竞争审查", "行政执法全过程记录", "12345热线", "法律顧問", "合法性审查", "普法宣传",
+           "重大行政决策", "行政复议", "规范性文件备案审查", "双随机一公开", "政务公开"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process, from /proc."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def request(base: str, kind: str, passage_ids: list[str], rng: random.Random) -> tuple[float, int]:
+    """One request of the given kind; (seconds, HTTP status or 0 for a connection error)."""
+    if kind == "search":
+        url = f"{base}/api/search?" + urllib.parse.urlencode({"q": rng.choice(QUERIES), "k": 10, "per_doc": 1})
+        req = urllib.request.Request(url)
+    elif kind == "page":
+        req = urllib.request.Request(f"{base}/?" + urllib.parse.urlencode({"q": rng.choice(QUERIES)}))
+    else:
+        body = json.dumps({"passage_id": rng.choice(passage_ids), "k": 10}).encode()
+        req = urllib.request.Request(f"{base}/api/similar", data=body, headers={"Content-Type": "application/json"})
+    started = time.perf_counter()
+    try:
+        with urllib.request.urlopen(req, timeout=30) as response:
+            response.read()
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    except OSError:
+        status = 0
+    return time.perf_counter() - started, status
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--requests", type=int, default=800)
+    parser.add_argument("--index", type=Path, default=None, help="an existing index (default: index data/ now)")
+    args = parser.parse_args()
+
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    fazhi = [sys.executable, "-m", "web.cli"]
+    with tempfile.TemporaryDirectory() as tmp:
+        index = args.index or Path(tmp) / "index"
+        if args.index is None:
+            subprocess.run(fazhi + ["--index", str(index), "index", "--quiet", str(ROOT / "data")], check=True,
+                           cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+        port = free_port()
+        server = subprocess.Popen(fazhi + ["--index", str(index), "serve", "--port", str(port)], cwd=ROOT, env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(600):
+                try:
+                    with urllib.request.urlopen(base + "/api/health", timeout=2) as response:
+                        health = json.load(response)
+                    break
+                except OSError:
+                    time.sleep(0.2)
+            else:
+                raise SystemExit("the server did not come up")
+            with urllib.request.urlopen(base + "/api/search?q=%E6%B3%95%E5%BE%8B&k=100") as response:
+                passage_ids = [h["passage_id"] for h in json.load(response)["results"]]
+            memory = [rss_mb(server.pid)]
+            results: list[tuple[str, float, int]] = []
+            lock = threading.Lock()
+            counter = iter(range(args.requests))
+            kinds = ["search"] * 6 + ["similar"] * 3 + ["page"]
+
+            def client(seed: int) -> None:
+                rng = random.Random(seed)
+                for i in counter:
+                    kind = kinds[(i + seed) % len(kinds)]
+                    seconds, status = request(base, kind, passage_ids, rng)
+                    with lock:
+                        results.append((kind, seconds, status))
+                        if len(results) % max(1, args.requests // 4) == 0:
+                            memory.append(rss_mb(server.pid))
+
+            started = time.perf_counter()
+            threads = [threading.Thread(target=client, args=(n,)) for n in range(args.clients)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            elapsed = time.perf_counter() - started
+            memory.append(rss_mb(server.pid))
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+    latencies = sorted(s for _, s, _ in results)
+    errors = sum(1 for _, _, status in results if status != 200)
+
+    def pct(values, q):
+        return 1000 * values[min(len(values) - 1, int(q * len(values)))]
+
+    print(f"server: fazhi serve (waitress, 8 threads) on 127.0.0.1, index {health['documents']} documents / "
+          f"{health['passages']} passages, {os.cpu_count()} CPU cores")
+    print(f"{args.clients} concurrent clients, {len(results)} requests (60% search, 30% find-similar, 10% search page)\n")
+    print("| requests | req/s | p50 ms | p99 ms | errors |")
+    print("|---|---|---|---|---|")
+    print(f"| all | {len(results) / elapsed:.1f} | {pct(latencies, 0.5):.0f} | {pct(latencies, 0.99):.0f} | {errors} |")
+    for kind in ("search", "similar", "page"):
+        own = sorted(s for k, s, _ in results if k == kind)
+        if own:
+            print(f"| {kind} | | {pct(own, 0.5):.0f} | {pct(own, 0.99):.0f} | "
+                  f"{sum(1 for k, _, st in results if k == kind and st != 200)} |")
+    print(f"\nserver memory (RSS, MB) over the run: {', '.join(f'{m:.0f}' for m in memory)}; "
+          f"median latency {statistics.median(latencies) * 1000:.0f} ms")
+
+
+if __name__ == "__main__":
+    main()
