@@ -17,8 +17,7 @@ from search.filters import LIST_FIELDS, Filters
 from . import get_engine
 
 bp = Blueprint("api", __name__, url_prefix="/api")
-MAX_QUERY_CHARS = 500
-MAX_TEXT_CHARS = 5000
+from .openapi import MAX_QUERY_CHARS, MAX_TEXT_CHARS  # noqa: E402 - one definition for code and document
 MAX_FILTER_VALUES = 20
 YEAR_RANGE = (1949, 2100)
 FILTER_PARAMS = set(LIST_FIELDS) | {"year_from", "year_to"}
@@ -137,6 +136,14 @@ def _model(exc: Exception):
 @bp.errorhandler(HTTPException)
 def _http(exc: HTTPException):
     return error(exc.code or 500, exc.description or exc.name)
+
+
+@bp.get("/openapi.json")
+def openapi():
+    """The OpenAPI 3 description of this API."""
+    from .openapi import openapi_document
+
+    return jsonify(openapi_document())
 
 
 @bp.get("/health")
