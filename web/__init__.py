@@ -18,11 +18,14 @@ def default_index_dir() -> str:
 
 
 def create_app(config: dict | None = None) -> Flask:
-    """Build the app. Config keys: INDEX_DIR, MODEL, ENGINE (a ready SearchEngine, for tests)."""
+    """Build the app. Config keys: INDEX_DIR, MODEL, ENGINE (a ready SearchEngine, for tests),
+    ADMIN_TOKEN (FAZHI_ADMIN_TOKEN; without it the admin endpoints do not exist), UPLOAD_DIR, REINDEX_PATHS."""
     app = Flask(__name__)
     app.config.update(
         INDEX_DIR=default_index_dir(), MODEL=None, ENGINE=None, JSON_AS_ASCII=False,
-        MAX_CONTENT_LENGTH=256 * 1024,
+        MAX_CONTENT_LENGTH=256 * 1024, ADMIN_TOKEN=os.environ.get("FAZHI_ADMIN_TOKEN") or None,
+        MAX_UPLOAD_BYTES=50 * 1024 * 1024, UPLOAD_DIR=None,
+        REINDEX_PATHS=[p for p in os.environ.get("FAZHI_REINDEX_PATHS", "").split(os.pathsep) if p],
     )
     app.config.update(config or {})
     app.json.ensure_ascii = False
@@ -32,7 +35,20 @@ def create_app(config: dict | None = None) -> Flask:
 
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    if app.config["ADMIN_TOKEN"]:
+        from . import admin
+
+        app.register_blueprint(admin.bp)
+        app.before_request(_allow_large_uploads)
     return app
+
+
+def _allow_large_uploads() -> None:
+    """Report uploads may exceed the API's request size limit, up to MAX_UPLOAD_BYTES."""
+    from flask import request
+
+    if request.path.startswith("/api/admin/"):
+        request.max_content_length = current_app.config["MAX_UPLOAD_BYTES"]
 
 
 def get_engine():
