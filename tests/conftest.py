@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,14 @@ SEEDS = {
     "gz_gov_2018_trad": "003_0cd543e4e1b9cca7.txt",
     "bureau_2022": "004_e7f45dcb97ad5be8.txt",
 }
+
+
+def copy_seeds(folder: Path, *keys: str) -> Path:
+    """`folder`, created, holding copies of the named seed reports."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for key in keys:
+        shutil.copy(DATA / SEEDS[key], folder)
+    return folder
 
 
 @pytest.fixture(scope="session")

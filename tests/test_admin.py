@@ -7,7 +7,7 @@ import pytest
 
 from indexer.pipeline import index_paths
 from search.engine import SearchEngine
-from tests.conftest import DATA, SEEDS
+from tests.conftest import DATA, SEEDS, copy_seeds
 from tests.fakes import HashEncoder
 from web import create_app
 
@@ -16,9 +16,7 @@ TOKEN = "s3cret-token"
 
 @pytest.fixture()
 def admin_client(tmp_path):
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    shutil.copy(DATA / SEEDS["gz_ict_2019"], corpus)
+    corpus = copy_seeds(tmp_path / "corpus", "gz_ict_2019")
     enc = HashEncoder()
     index_paths([corpus], tmp_path / "idx", encoder=enc)
     app = create_app({"ENGINE": SearchEngine(tmp_path / "idx", encoder=enc), "INDEX_DIR": str(tmp_path / "idx"),

@@ -4,10 +4,9 @@ import pytest
 
 from indexer.pipeline import index_paths
 from search.engine import SearchEngine
+from tests.conftest import SEEDS
 from tests.fakes import HashEncoder
 from web import create_app
-
-from tests.conftest import SEEDS
 
 
 @pytest.mark.model

@@ -8,17 +8,13 @@ from indexer import store
 from indexer.pipeline import ModelMismatchError, index_paths
 from indexer.store import current_version_dir, load_documents, load_passages
 from search.engine import SearchEngine
-from tests.conftest import DATA, SEEDS
+from tests.conftest import SEEDS, copy_seeds
 from tests.fakes import HashEncoder
 
 
 @pytest.fixture()
 def corpus(tmp_path):
-    folder = tmp_path / "reports"
-    folder.mkdir()
-    for name in ("gz_ict_2019", "jm_ict_2024"):
-        shutil.copy(DATA / SEEDS[name], folder)
-    return folder
+    return copy_seeds(tmp_path / "reports", "gz_ict_2019", "jm_ict_2024")
 
 
 def test_index_then_search_with_fake_encoder(tmp_path, corpus):

@@ -20,7 +20,7 @@ from indexer.sources import RawDocument, SourceError, read_file
 from indexer.store import current_version_dir
 from indexer.structure import parse_passages
 from search.engine import SearchEngine
-from tests.conftest import DATA, ROOT, SEEDS
+from tests.conftest import DATA, ROOT, SEEDS, copy_seeds
 from tests.fakes import HashEncoder
 
 INDEXER_SCRIPT = textwrap.dedent("""
@@ -65,9 +65,7 @@ def run_and_kill(corpus, index, when: float | None, slow_publish: bool = False) 
 @pytest.mark.parametrize("when,slow_publish", [(0.5, False), (2.0, False), (None, True)],
                          ids=["early", "mid-embedding", "mid-publish"])
 def test_kill_9_leaves_the_last_complete_index_searchable(tmp_path, when, slow_publish):
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    shutil.copy(DATA / SEEDS["gz_ict_2019"], corpus)
+    corpus = copy_seeds(tmp_path / "corpus", "gz_ict_2019")
     enc = HashEncoder()
     index_paths([corpus], tmp_path / "idx", encoder=enc)
     before = current_version_dir(tmp_path / "idx")
@@ -90,9 +88,7 @@ def test_server_keeps_answering_while_reindexing_and_switches(tmp_path):
 
     from web import create_app
 
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    shutil.copy(DATA / SEEDS["gz_ict_2019"], corpus)
+    corpus = copy_seeds(tmp_path / "corpus", "gz_ict_2019")
     enc = HashEncoder()
     index_paths([corpus], tmp_path / "idx", encoder=enc)
     app = create_app({"ENGINE": SearchEngine(tmp_path / "idx", encoder=enc), "TESTING": True})
@@ -168,9 +164,7 @@ def test_build_document_keeps_every_passage_inside_its_text(text):
 
 
 def test_huge_single_line_file_is_skipped_and_the_run_goes_on(tmp_path):
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    shutil.copy(DATA / SEEDS["bureau_2022"], corpus)
+    corpus = copy_seeds(tmp_path / "corpus", "bureau_2022")
     (corpus / "huge.txt").write_bytes(("法治政府建设" * 3_000_000).encode("utf-8"))  # ~54 MB, one line
     summary = index_paths([corpus], tmp_path / "idx", encoder=HashEncoder())
     assert summary.documents == 1
@@ -192,10 +186,7 @@ def test_heading_only_and_deeply_nested_documents(tmp_path):
 
 
 def test_prune_delete_and_list(tmp_path):
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    for name in ("gz_ict_2019", "jm_ict_2024", "bureau_2022"):
-        shutil.copy(DATA / SEEDS[name], corpus)
+    corpus = copy_seeds(tmp_path / "corpus", "gz_ict_2019", "jm_ict_2024", "bureau_2022")
     enc = HashEncoder()
     index_paths([corpus], tmp_path / "idx", encoder=enc)
     (corpus / SEEDS["bureau_2022"]).unlink()
@@ -225,9 +216,7 @@ def test_prune_removes_lines_gone_from_a_jsonl_file(tmp_path):
 
 
 def test_cli_list_delete_and_quiet_progress(tmp_path):
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    shutil.copy(DATA / SEEDS["gz_ict_2019"], corpus)
+    corpus = copy_seeds(tmp_path / "corpus", "gz_ict_2019")
     index_paths([corpus], tmp_path / "idx", encoder=HashEncoder("intfloat/multilingual-e5-small"))
     env = {**os.environ, "FAZHI_INDEX": str(tmp_path / "idx")}
     listed = subprocess.run([sys.executable, "-m", "web.cli", "list", "--json"], capture_output=True, text=True,
