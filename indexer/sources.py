@@ -14,8 +14,8 @@ SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".jsonl", ".docx", ".pdf")
 # Larger documents are refused (a 50 MB single line is a broken export, not a report).
 MAX_DOCUMENT_CHARS = 3_000_000
 SIDECAR_SUFFIX = ".meta.json"
-# Tried in order after BOM detection; gb18030 is a superset of GBK/GB2312.
-FALLBACK_ENCODINGS = ("utf-8", "gb18030", "big5")
+# Candidates when a file is not UTF-8; gb18030 is a superset of GBK/GB2312.
+LEGACY_ENCODINGS = ("gb18030", "big5")
 
 
 class SourceError(ValueError):
@@ -58,7 +58,7 @@ def decode_bytes(data: bytes, path: Path) -> str:
     except UnicodeDecodeError:
         pass
     candidates = []
-    for encoding in FALLBACK_ENCODINGS[1:]:
+    for encoding in LEGACY_ENCODINGS:
         try:
             candidates.append(data.decode(encoding))
         except UnicodeDecodeError:
@@ -179,6 +179,8 @@ def docx_to_text(data: bytes, path: Path) -> tuple[str, str]:
 
     import docx
 
+    from .structure import heading_level
+
     try:
         document = docx.Document(io.BytesIO(data))
     except Exception as exc:  # noqa: BLE001 - python-docx raises many kinds for broken files
@@ -192,8 +194,6 @@ def docx_to_text(data: bytes, path: Path) -> tuple[str, str]:
         level = re.search(r"(?:Heading|标题)\s*(\d)", style)
         if style in ("Title", "标题") and not title:
             title = text
-        from .structure import heading_level
-
         marked = level and heading_level(text) is None  # an enumerated heading (一、…) speaks for itself
         lines.append(f"{'#' * int(level.group(1))} {text}" if marked else text)
     for table in document.tables:

@@ -165,17 +165,20 @@ class SearchEngine:
         filters: Filters | None = None, explain: bool = False,
     ) -> SearchResult:
         """BM25 and dense rankings fused by RRF (or one of them alone), at most `per_doc` passages a document."""
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}")
+        query, tokens, vector = self._prepare(query, encode=mode != "bm25")
+        return self._ranked(
+            self._state, tokens, vector, k, per_doc, query=query, mode=mode, filters=filters, explain=explain,
+        )
+
+    def _prepare(self, query: str, encode: bool = True) -> tuple[str, list[str], np.ndarray | None]:
+        """A typed query's cleaned text, BM25 tokens and (when asked) embedding."""
         query = (query or "").strip()
         if not query:
             raise ValueError("query is empty")
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {', '.join(MODES)}")
-        state = self._state
-        tokens = tokenize_query(query)
-        query_vector = None if mode == "bm25" else self.encoder.encode_queries([matching_form(query)])[0]
-        return self._ranked(
-            state, tokens, query_vector, k, per_doc, query=query, mode=mode, filters=filters or Filters(), explain=explain,
-        )
+        vector = self.encoder.encode_queries([matching_form(query)])[0] if encode else None
+        return query, tokenize_query(query), vector
 
     def similar(
         self, passage_id: str | None = None, text: str | None = None, k: int = 10, per_doc: int | None = 1,
@@ -198,7 +201,7 @@ class SearchEngine:
         else:
             raise ValueError("give a passage_id or a non-empty text")
         return self._ranked(
-            state, tokens, vector, k, per_doc, query=label, filters=filters or Filters(), exclude_doc=exclude_doc,
+            state, tokens, vector, k, per_doc, query=label, filters=filters, exclude_doc=exclude_doc,
             shared_marks=True, explain=explain,
         )
 
@@ -239,19 +242,15 @@ class SearchEngine:
         """The best passage of each document (or issuing body) for one topic, most relevant first."""
         if by not in COMPARE_BY:
             raise ValueError(f"by must be one of {', '.join(COMPARE_BY)}")
-        query = (query or "").strip()
-        if not query:
-            raise ValueError("query is empty")
+        query, tokens, vector = self._prepare(query)
         state = self._state
-        tokens = tokenize_query(query)
-        vector = self.encoder.encode_queries([matching_form(query)])[0]
 
         def group_of(pos: int) -> str:
             doc = state.documents[state.doc_of_pos[pos]]
             return (doc.issuing_body or doc.doc_id) if by == "issuing_body" else doc.doc_id
 
         return self._ranked(
-            state, tokens, vector, limit, 1, query=query, filters=filters or Filters(), group_of=group_of,
+            state, tokens, vector, limit, 1, query=query, filters=filters, group_of=group_of,
         )
 
     def _hit(

@@ -15,11 +15,11 @@ from search.engine import COMPARE_BY, MAX_K, NotFoundError
 from search.filters import LIST_FIELDS, Filters
 
 from . import get_engine
+from .openapi import (
+    MAX_FILTER_CHARS, MAX_FILTER_VALUES, MAX_QUERY_CHARS, MAX_TEXT_CHARS, YEAR_RANGE, openapi_document,
+)
 
 bp = Blueprint("api", __name__, url_prefix="/api")
-from .openapi import MAX_QUERY_CHARS, MAX_TEXT_CHARS  # noqa: E402 - one definition for code and document
-MAX_FILTER_VALUES = 20
-YEAR_RANGE = (1949, 2100)
 FILTER_PARAMS = set(LIST_FIELDS) | {"year_from", "year_to"}
 SEARCH_PARAMS = {"q", "k", "per_doc", "explain"} | FILTER_PARAMS
 COMPARE_PARAMS = {"q", "by", "format", "limit"} | FILTER_PARAMS
@@ -80,8 +80,8 @@ def filters_from(get_list, get_one) -> Filters:
         items = [v.strip() for v in get_list(name) if isinstance(v, str) and v.strip()]
         if len(items) > MAX_FILTER_VALUES:
             raise BadRequest(f"at most {MAX_FILTER_VALUES} values for '{name}'")
-        if any(len(v) > 100 for v in items):
-            raise BadRequest(f"a '{name}' value is too long (at most 100 characters)")
+        if any(len(v) > MAX_FILTER_CHARS for v in items):
+            raise BadRequest(f"a '{name}' value is too long (at most {MAX_FILTER_CHARS} characters)")
         values[name] = tuple(items)
     year_from = int_param(get_one("year_from"), "year_from", None, *YEAR_RANGE)
     year_to = int_param(get_one("year_to"), "year_to", None, *YEAR_RANGE)
@@ -141,8 +141,6 @@ def _http(exc: HTTPException):
 @bp.get("/openapi.json")
 def openapi():
     """The OpenAPI 3 description of this API."""
-    from .openapi import openapi_document
-
     return jsonify(openapi_document())
 
 

@@ -5,8 +5,12 @@ from __future__ import annotations
 from search.engine import MAX_K
 from search.filters import LIST_FIELDS
 
+# Request limits, shared by the validation in api.py and this document.
 MAX_QUERY_CHARS = 500
 MAX_TEXT_CHARS = 5000
+MAX_FILTER_VALUES = 20
+MAX_FILTER_CHARS = 100
+YEAR_RANGE = (1949, 2100)
 ERROR = {"description": "an error, as JSON", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 JSON = {"description": "OK", "content": {"application/json": {"schema": {"type": "object"}}}}
 
@@ -19,9 +23,9 @@ def _int(name: str, low: int, high: int, description: str) -> dict:
 FILTER_PARAMS = [
     {"name": name, "in": "query", "required": False, "style": "form", "explode": True,
      "description": f"filter on {name}; may repeat (values are alternatives)",
-     "schema": {"type": "array", "maxItems": 20, "items": {"type": "string", "maxLength": 100}}}
+     "schema": {"type": "array", "maxItems": MAX_FILTER_VALUES, "items": {"type": "string", "maxLength": MAX_FILTER_CHARS}}}
     for name in LIST_FIELDS
-] + [_int("year_from", 1949, 2100, "first year covered"), _int("year_to", 1949, 2100, "last year covered")]
+] + [_int("year_from", *YEAR_RANGE, "first year covered"), _int("year_to", *YEAR_RANGE, "last year covered")]
 
 QUERY = {"name": "q", "in": "query", "required": True, "description": "the query, in either script",
          "schema": {"type": "string", "minLength": 1, "maxLength": MAX_QUERY_CHARS}}
