@@ -3,7 +3,8 @@
 Prints Recall@10, MRR@10 and nDCG@10 for BM25, dense and fused search on stard-train queries,
 indexing throughput (passages/s) and query latency (p50/p95). Never asserts.
 
-    python benchmarks/quality.py [--shared ../shared] [--distractors 4000] [--queries N]
+    python benchmarks/quality.py [--shared ../shared] [--distractors 4000] [--queries N] [--runtime torch]
+        [--backend milvus [--milvus-uri URI]]
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ import opencc
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from indexer.model import Encoder  # noqa: E402
+from indexer.backend import BACKENDS, open_storage  # noqa: E402
+from indexer.model import RUNTIMES, Encoder  # noqa: E402
 from indexer.pipeline import index_paths  # noqa: E402
 from indexer.structure import parse_passages  # noqa: E402
 from search.engine import SearchEngine  # noqa: E402
@@ -39,7 +41,7 @@ class CachingEncoder:
 
     def __init__(self, encoder: Encoder) -> None:
         self.inner, self.cache = encoder, {}
-        self.name, self.dim = encoder.name, encoder.dim
+        self.name, self.dim, self.runtime = encoder.name, encoder.dim, encoder.runtime
 
     @property
     def info(self):
@@ -111,16 +113,20 @@ def evaluate(engine: SearchEngine, queries: list[dict], id_of: dict[str, str]) -
     return out
 
 
-def build(corpus: list[dict], folder: Path, encoder) -> tuple[SearchEngine, dict[str, str], float, int]:
+def build(corpus: list[dict], folder: Path, encoder, backend: str = "embedded",
+          milvus_uri: str = "") -> tuple[SearchEngine, dict[str, str], float, int]:
     """Index the corpus as JSONL; returns engine, doc_id → article id, seconds, passages."""
     source = folder / "corpus.jsonl"
-    with open(source, "w", encoding="utf-8") as handle:
-        for doc in corpus:
-            handle.write(json.dumps(doc, ensure_ascii=False) + "\n")
+    if not source.exists():
+        with open(source, "w", encoding="utf-8") as handle:
+            for doc in corpus:
+                handle.write(json.dumps(doc, ensure_ascii=False) + "\n")
+    storage = open_storage(folder / "index", backend, milvus_uri or str(folder.parent / "milvus.db"),
+                           collection=f"stard_{folder.name.lower()}")
     started = time.perf_counter()
-    summary = index_paths([source], folder / "index", encoder=encoder)
+    summary = index_paths([source], storage, encoder=encoder)
     seconds = time.perf_counter() - started
-    engine = SearchEngine(folder / "index", encoder=encoder)
+    engine = SearchEngine(storage, encoder=encoder)
     id_of = {d["doc_id"]: d["source"].rsplit("#", 1)[1] for d in engine.documents()}
     return engine, id_of, seconds, summary.passages
 
@@ -131,6 +137,9 @@ def main() -> None:
     parser.add_argument("--distractors", type=int, default=4000)
     parser.add_argument("--queries", type=int, default=0, help="use only the first N train queries (0: all)")
     parser.add_argument("--model", default=None)
+    parser.add_argument("--runtime", choices=RUNTIMES, default=None, help="encoder runtime (default: onnx-int8)")
+    parser.add_argument("--backend", choices=BACKENDS, default="embedded")
+    parser.add_argument("--milvus-uri", default="", help="default: a Milvus Lite file in a temporary folder")
     args = parser.parse_args()
 
     articles = load_jsonl(args.shared / "eval" / "stard-articles.jsonl")
@@ -147,18 +156,18 @@ def main() -> None:
     s2t = opencc.OpenCC("s2t")
     traditional = [{**d, "title": s2t.convert(d["title"]), "text": s2t.convert(d["text"])} for d in corpus]
 
-    encoder = CachingEncoder(Encoder(args.model))
+    encoder = CachingEncoder(Encoder(args.model, runtime=args.runtime))
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for label, docs in (("Simplified", corpus), ("Traditional", traditional)):
             folder = Path(tmp) / label
             folder.mkdir()
-            engine, id_of, seconds, passages = build(docs, folder, encoder)
+            engine, id_of, seconds, passages = build(docs, folder, encoder, args.backend, args.milvus_uri)
             result = evaluate(engine, queries, id_of)
             rows.append((label, passages, seconds, result))
 
     print(f"STARD: {len(articles)} judged + {len(distractors)} distractor articles, {len(queries)} train queries, "
-          f"model {encoder.name}\n")
+          f"model {encoder.name}, runtime {encoder.runtime}, backend {args.backend}\n")
     print("| corpus | system | Recall@10 | MRR@10 | nDCG@10 |")
     print("|---|---|---|---|---|")
     for label, _, _, result in rows:

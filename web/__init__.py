@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import threading
-from pathlib import Path
 
 from flask import Flask, current_app
 
@@ -18,11 +17,12 @@ def default_index_dir() -> str:
 
 
 def create_app(config: dict | None = None) -> Flask:
-    """Build the app. Config keys: INDEX_DIR, MODEL, ENGINE (a ready SearchEngine, for tests),
+    """Build the app. Config keys: INDEX_DIR, STORAGE (an IndexStorage, e.g. Milvus; default the INDEX_DIR
+    folder), MODEL, ENGINE (a ready SearchEngine, for tests),
     ADMIN_TOKEN (FAZHI_ADMIN_TOKEN; without it the admin endpoints do not exist), UPLOAD_DIR, REINDEX_PATHS."""
     app = Flask(__name__)
     app.config.update(
-        INDEX_DIR=default_index_dir(), MODEL=None, ENGINE=None, JSON_AS_ASCII=False,
+        INDEX_DIR=default_index_dir(), STORAGE=None, MODEL=None, ENGINE=None, JSON_AS_ASCII=False,
         MAX_CONTENT_LENGTH=256 * 1024, ADMIN_TOKEN=os.environ.get("FAZHI_ADMIN_TOKEN") or None,
         MAX_UPLOAD_BYTES=50 * 1024 * 1024, UPLOAD_DIR=None,
         REINDEX_PATHS=[p for p in os.environ.get("FAZHI_REINDEX_PATHS", "").split(os.pathsep) if p],
@@ -51,6 +51,13 @@ def _allow_large_uploads() -> None:
         request.max_content_length = current_app.config["MAX_UPLOAD_BYTES"]
 
 
+def index_storage():
+    """Where the app's index lives: STORAGE when configured (the CLI's --backend), else the INDEX_DIR folder."""
+    from indexer.backend import EmbeddedStorage
+
+    return current_app.config.get("STORAGE") or EmbeddedStorage(current_app.config["INDEX_DIR"])
+
+
 def get_engine():
     """The process's SearchEngine, created on first use and refreshed to the newest index version."""
     from search.engine import SearchEngine
@@ -61,7 +68,7 @@ def get_engine():
         with app.extensions["fazhi_engine_lock"]:
             engine = app.config.get("ENGINE")
             if engine is None:
-                engine = SearchEngine(Path(app.config["INDEX_DIR"]), model_name=app.config.get("MODEL"))
+                engine = SearchEngine(index_storage(), model_name=app.config.get("MODEL"))
                 app.config["ENGINE"] = engine
     engine.refresh()
     return engine

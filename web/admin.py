@@ -12,7 +12,7 @@ from flask import Blueprint, current_app, jsonify, request
 from indexer.pipeline import delete_documents, index_paths
 from indexer.sources import SUPPORTED_SUFFIXES
 
-from . import get_engine
+from . import get_engine, index_storage
 
 bp = Blueprint("admin", __name__, url_prefix="/api/admin")
 TOKEN_ENV = "FAZHI_ADMIN_TOKEN"
@@ -58,7 +58,7 @@ def upload():
         return _error(400, "the uploaded file is empty")
     target = _upload_dir() / f"{hashlib.sha1(data).hexdigest()[:10]}-{name}"
     target.write_bytes(data)
-    summary = index_paths([target], Path(current_app.config["INDEX_DIR"]), encoder=get_engine().encoder)
+    summary = index_paths([target], index_storage(), encoder=get_engine().encoder)
     if summary.skipped and not (summary.added or summary.updated or summary.duplicates):
         target.unlink(missing_ok=True)
         return _error(400, summary.skipped[0])
@@ -69,7 +69,7 @@ def upload():
 def delete(doc_id: str):
     """Remove one document from the index."""
     try:
-        removed = delete_documents(Path(current_app.config["INDEX_DIR"]), [doc_id])
+        removed = delete_documents(index_storage(), [doc_id])
     except KeyError as exc:
         return _error(404, str(exc.args[0]))
     return jsonify({"removed": removed})
@@ -79,7 +79,7 @@ def delete(doc_id: str):
 def reindex():
     """Re-index the uploads folder and the configured data folders (REINDEX_PATHS), pruning vanished files."""
     paths = [Path(p) for p in current_app.config.get("REINDEX_PATHS") or []] + [_upload_dir()]
-    summary = index_paths(paths, Path(current_app.config["INDEX_DIR"]), encoder=get_engine().encoder, prune=True)
+    summary = index_paths(paths, index_storage(), encoder=get_engine().encoder, prune=True)
     return jsonify(_summary(summary))
 
 

@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 
 from indexer.model import ModelError
 from indexer.pipeline import ModelMismatchError
+from indexer.milvus_store import MilvusUnavailableError
 from indexer.store import IndexNotFoundError
 from search.engine import COMPARE_BY, MAX_K, NotFoundError
 from search.filters import LIST_FIELDS, Filters
@@ -123,7 +124,8 @@ def _not_found(exc: NotFoundError):
 
 
 @bp.errorhandler(IndexNotFoundError)
-def _no_index(exc: IndexNotFoundError):
+@bp.errorhandler(MilvusUnavailableError)
+def _no_index(exc: Exception):
     return error(503, str(exc))
 
 

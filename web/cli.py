@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
+
+from indexer.backend import BACKENDS
+from indexer.model import RUNTIME_ENV, RUNTIMES
 
 from . import default_index_dir
 
@@ -14,6 +18,17 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fazhi", description="法治检索: search Chinese rule-of-law reports")
     parser.add_argument("--index", default=default_index_dir(), help="index directory (default ./index or FAZHI_INDEX)")
     parser.add_argument("--model", default=None, help="embedding model: hub id or local folder (default FAZHI_MODEL or intfloat/multilingual-e5-small)")
+    parser.add_argument("--runtime", choices=RUNTIMES, default=None,
+                        help="encoder runtime: onnx-int8 (default; int8 ONNX build of the model) or torch (fp32); "
+                             "also FAZHI_RUNTIME")
+    parser.add_argument("--backend", choices=BACKENDS, default=os.environ.get("FAZHI_BACKEND") or "embedded",
+                        help="embedded (default: FAISS + bm25s + SQLite in --index) or milvus; also FAZHI_BACKEND")
+    parser.add_argument("--milvus-uri", default=os.environ.get("FAZHI_MILVUS_URI", ""),
+                        help="Milvus Lite .db path or server URI such as http://host:19530 (FAZHI_MILVUS_URI)")
+    parser.add_argument("--milvus-token", default=os.environ.get("FAZHI_MILVUS_TOKEN", ""),
+                        help="Milvus token, user:password or an API key (FAZHI_MILVUS_TOKEN)")
+    parser.add_argument("--milvus-collection", default=os.environ.get("FAZHI_MILVUS_COLLECTION", ""),
+                        help="name of the index's collections in Milvus (default fazhi)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("index", help="add or update documents from files and folders")
@@ -51,6 +66,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
     args = _parser().parse_args(argv)
+    if args.runtime:
+        os.environ[RUNTIME_ENV] = args.runtime  # every encoder this process makes, the web app's included
     try:
         return COMMANDS[args.command](args)
     except KeyboardInterrupt:
@@ -67,13 +84,20 @@ def main(argv: list[str] | None = None) -> int:
         raise
 
 
+def _storage(args):
+    """The index the options name: the --index folder, or collections in Milvus."""
+    from indexer.backend import open_storage
+
+    return open_storage(args.index, args.backend, args.milvus_uri, args.milvus_token, args.milvus_collection)
+
+
 def _index(args) -> int:
     from indexer.pipeline import index_paths
 
     interactive = not args.quiet and sys.stderr.isatty()
     say = (lambda m: print(m, file=sys.stderr)) if interactive else (lambda _m: None)
     summary = index_paths(
-        args.paths, Path(args.index), model_name=args.model, progress=say, prune=args.prune,
+        args.paths, _storage(args), model_name=args.model, progress=say, prune=args.prune,
         show_progress=interactive,
     )
     print("\n".join(summary.lines()))
@@ -84,7 +108,7 @@ def _delete(args) -> int:
     from indexer.pipeline import delete_documents
 
     try:
-        removed = delete_documents(Path(args.index), args.doc_ids)
+        removed = delete_documents(_storage(args), args.doc_ids)
     except KeyError as exc:
         print(f"fazhi: error: {exc.args[0]}", file=sys.stderr)
         return 2
@@ -97,7 +121,7 @@ def _list(args) -> int:
 
     from indexer.pipeline import list_documents
 
-    docs = list_documents(Path(args.index))
+    docs = list_documents(_storage(args))
     if args.json:
         print(json.dumps([{k: v for k, v in asdict(d).items() if k != "text"} for d in docs], ensure_ascii=False, indent=1))
         return 0
@@ -110,7 +134,7 @@ def _list(args) -> int:
 def _engine(args):
     from search.engine import SearchEngine
 
-    return SearchEngine(Path(args.index), model_name=args.model)
+    return SearchEngine(_storage(args), model_name=args.model)
 
 
 def _print_result(result, as_json: bool) -> None:
@@ -141,7 +165,7 @@ def _serve(args) -> int:
 
     from . import create_app
 
-    app = create_app({"INDEX_DIR": args.index, "MODEL": args.model})
+    app = create_app({"INDEX_DIR": args.index, "STORAGE": _storage(args), "MODEL": args.model})
     with app.app_context():
         from . import get_engine
 

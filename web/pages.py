@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, abort, jsonify, render_template, request, url_for
 from markupsafe import Markup, escape
 
+from indexer.milvus_store import MilvusUnavailableError
 from indexer.store import IndexNotFoundError
 from search.engine import NotFoundError
 
@@ -80,6 +81,7 @@ def _not_found(exc):
 
 
 @bp.app_errorhandler(IndexNotFoundError)
+@bp.app_errorhandler(MilvusUnavailableError)
 def _no_index(exc):
     return render_template("error.html", message=str(exc), status=503), 503
 
