@@ -69,6 +69,8 @@ def year_number(year: str) -> int:
 class MilvusStore:
     """Write and read one index's collections in a Milvus instance."""
 
+    refresh_interval = 1.0  # seconds a server waits between asking for a newer version
+
     def __init__(self, uri: str, token: str = "", name: str = DEFAULT_COLLECTION) -> None:
         self.uri, self.name = uri, name
         self.location = f"Milvus {uri} (collection {name})"

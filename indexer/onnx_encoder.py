@@ -14,6 +14,7 @@ import logging
 import os
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -110,7 +111,8 @@ def _export(model_path: str, folder: Path) -> None:
 
     fp32 = folder / "model_fp32.onnx"
     dummy = torch.ones((2, 8), dtype=torch.long)
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tracer's notes on the exporter and on constant shapes
         torch.onnx.export(
             Pooled(auto), (dummy, dummy), str(fp32), input_names=["input_ids", "attention_mask"],
             output_names=["embedding"], opset_version=17, dynamo=False,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -97,6 +98,7 @@ class SearchEngine:
         self._state = open_reader(self.storage)
         self._check_model(self._state)
         self._reload_lock = threading.Lock()
+        self._checked = time.monotonic()  # when refresh last asked the storage for its version
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
 
@@ -115,8 +117,15 @@ class SearchEngine:
             self._encoder = encoder
         return self._encoder
 
-    def refresh(self) -> bool:
-        """Switch to a newer published version if there is one; True when it switched."""
+    def refresh(self, max_age: float = 0.0) -> bool:
+        """Switch to a newer published version if there is one; True when it switched.
+
+        With `max_age`, the storage is asked at most that often (Milvus: one query per check).
+        """
+        now = time.monotonic()
+        if max_age and now - self._checked < max_age:
+            return False
+        self._checked = now
         if self.storage.current_version() in (None, self._state.version):
             return False
         with self._reload_lock:

@@ -202,3 +202,14 @@ def test_real_model_parity_and_cli(tmp_path, engine, real_encoder):
     milvus = SearchEngine(milvus_storage(db), encoder=real_encoder)
     assert same_positions(engine, milvus, QUERIES) >= 0.9
     assert milvus.search("聘請律師事務所擔任法律顧問", k=3).hits
+
+
+def test_cli_names_what_is_wrong_with_a_milvus_setting(tmp_path, capsys):
+    from web.cli import main
+
+    assert main(["--backend", "milvus", "list"]) == 2
+    assert "needs --milvus-uri" in capsys.readouterr().err
+    assert main(["--backend", "milvus", "--milvus-uri", str(tmp_path / "missing" / "x.db"), "list"]) == 2
+    assert "cannot open Milvus" in capsys.readouterr().err
+    assert main(["--backend", "milvus", "--milvus-uri", str(tmp_path / "empty.db"), "list"]) == 2
+    assert "no index 'fazhi'" in capsys.readouterr().err

@@ -70,5 +70,5 @@ def get_engine():
             if engine is None:
                 engine = SearchEngine(index_storage(), model_name=app.config.get("MODEL"))
                 app.config["ENGINE"] = engine
-    engine.refresh()
+    engine.refresh(max_age=getattr(engine.storage, "refresh_interval", 0.0))
     return engine
