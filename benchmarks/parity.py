@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from load import QUERIES  # noqa: E402
 from quality import CachingEncoder, distractor_articles, load_jsonl  # noqa: E402
 
 from indexer.backend import open_storage  # noqa: E402
@@ -27,9 +28,7 @@ from indexer.model import Encoder  # noqa: E402
 from indexer.pipeline import index_paths  # noqa: E402
 from search.engine import SearchEngine  # noqa: E402
 
-SEED_QUERIES = ["法律顾问", "公平竞争审查", "行政执法全过程记录", "12345热线", "法律顧問", "合法性审查", "普法宣传",
-                "重大行政决策", "行政复议", "规范性文件备案审查", "双随机一公开", "政务公开", "聘請律師事務所擔任法律顧問",
-                "投诉举报热线", "行政执法三项制度", "领导干部学法"]
+SEED_QUERIES = QUERIES + ["聘請律師事務所擔任法律顧問", "投诉举报热线", "行政执法三项制度", "领导干部学法"]
 MODES = ("hybrid", "bm25", "dense")
 
 

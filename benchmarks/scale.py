@@ -39,6 +39,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from quality import load_jsonl  # noqa: E402
+
 from indexer import store  # noqa: E402
 from indexer.model import Encoder  # noqa: E402
 from indexer.normalize import matching_form  # noqa: E402
@@ -178,7 +182,8 @@ def main() -> None:
 
     encoder = Encoder()
     rng = np.random.default_rng(SEED)
-    sample = rng.choice(unique, size=min(args.sample, unique), replace=False)
+    distinct = min(unique, len(passages))  # fewer when the corpora alone exceed --passages
+    sample = rng.choice(distinct, size=min(args.sample, distinct), replace=False)
     t = time.perf_counter()
     sample_vectors = encoder.encode_passages([passages[i].match_text for i in sample])
     embed_seconds = time.perf_counter() - t
@@ -214,8 +219,7 @@ def main() -> None:
               + f", SQLite and the rest {build_seconds - sum(parts.values()):.0f}s; dense index {manifest['dense']}")
         del docs, passages
 
-        queries = [json.loads(line)["query"] for line in open(args.shared / "eval" / "stard-train.jsonl", encoding="utf-8")]
-        queries = queries[: args.queries]
+        queries = [q["query"] for q in load_jsonl(args.shared / "eval" / "stard-train.jsonl")][: args.queries]
         encode_times, query_vectors = [], {}
         for q in queries:
             t = time.perf_counter()

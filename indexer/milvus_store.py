@@ -231,11 +231,11 @@ class MilvusStore:
 
     def load(self) -> tuple[list[DocumentRecord], list[PassageRecord], np.ndarray]:
         """The published version's documents, passages and vectors."""
-        version = self.manifest()["version"]
-        passages, vectors = self.version_passages(version, with_vectors=True)
+        manifest = self.manifest()
+        passages, vectors = self.version_passages(manifest["version"], with_vectors=True)
         if vectors is None:
-            vectors = np.zeros((0, int(self.manifest()["model"]["dim"])), np.float32)
-        return self.version_documents(version), passages, vectors
+            vectors = np.zeros((0, int(manifest["model"]["dim"])), np.float32)
+        return self.version_documents(manifest["version"]), passages, vectors
 
     def documents(self) -> list[DocumentRecord]:
         """The published version's documents."""

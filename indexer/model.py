@@ -319,9 +319,6 @@ class Encoder:
         from .onnx_encoder import OnnxEncoderSession, build_onnx_int8, onnx_build_dir
 
         try:
-            import transformers
-
-            transformers.logging.set_verbosity_error()
             return OnnxEncoderSession(build_onnx_int8(path, onnx_build_dir(path, cache_dir())))
         except Exception as exc:  # noqa: BLE001 - export, quantization or load
             raise ModelError(

@@ -64,8 +64,8 @@ def build_onnx_int8(model_path: str, target: Path) -> Path:
     return target
 
 
-def _modules(model) -> tuple[object, str, bool]:
-    """The Transformer module, the pooling mode ('mean' or 'cls') and whether a Normalize follows."""
+def _modules(model) -> tuple[object, str]:
+    """The Transformer module and the pooling mode ('mean' or 'cls'); the graph always normalizes."""
     names = [type(m).__name__ for m in model]
     if len(names) < 2 or names[0] != "Transformer" or names[1] != "Pooling" or any(
         n != "Normalize" for n in names[2:]
@@ -78,17 +78,19 @@ def _modules(model) -> tuple[object, str, bool]:
     )
     if mode not in ("mean", "cls"):
         raise OnnxBuildError(f"pooling mode {mode!r} is not mean or cls")
-    return model[0], mode, "Normalize" in names
+    return model[0], mode
 
 
 def _export(model_path: str, folder: Path) -> None:
     """Write the int8 ONNX graph, the tokenizer and a small meta file into `folder`."""
     import torch
+    import transformers
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from sentence_transformers import SentenceTransformer
 
+    transformers.logging.set_verbosity_error()
     model = SentenceTransformer(model_path, device="cpu")
-    transformer, mode, _ = _modules(model)
+    transformer, mode = _modules(model)
     auto = transformer.auto_model.eval()
     auto.set_attn_implementation("eager")  # the classic pattern, which ONNX Runtime fuses into Attention
     config = auto.config

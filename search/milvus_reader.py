@@ -13,11 +13,12 @@ from indexer.normalize import to_simplified
 from indexer.store import PassageRecord
 
 from .filters import Filters
-from .reader import group_limited, tie_ordered
+from .reader import group_limited, grouped_top, tie_ordered
 
 PASSAGE_FIELDS = ["passage_id", "doc_id", "ordinal", "start", "end", "kind", "heading_path", "text", "match_text",
                   "tokens"]
 DOC_FREQ_CACHE = 50_000
+MAX_TOPK = 16384  # the most results one Milvus search returns
 
 
 def quoted(value: str) -> str:
@@ -105,13 +106,8 @@ class MilvusReader:
                 self._grouping = False
         if per_doc is None:
             return self._positions(self.client.search(**query, limit=n))
-        fetch = n * 4
-        while True:
-            found = self._positions(self.client.search(**query, limit=min(fetch, 16384)))
-            chosen = group_limited(found, self.doc_of_pos, per_doc, n)
-            if len(chosen) >= n or len(found) < fetch or fetch >= 16384:
-                return chosen
-            fetch *= 4
+        return grouped_top(lambda size: self._positions(self.client.search(**query, limit=size)), self.doc_of_pos,
+                           per_doc, n, MAX_TOPK)
 
     def passage_at(self, pos: int) -> PassageRecord:
         rows = self.client.get(self.collection, ids=[self.passage_ids[pos]], output_fields=PASSAGE_FIELDS)

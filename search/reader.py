@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Protocol
+from typing import Callable, Protocol
 
 import numpy as np
 
@@ -106,6 +106,19 @@ def group_limited(positions: list[int], doc_of_pos: list[str], per_doc: int | No
     return out
 
 
+def grouped_top(fetch: Callable[[int], list[int]], doc_of_pos: list[str], per_doc: int, n: int,
+                limit: int) -> list[int]:
+    """Grouping in the application: fetch 4× n ranked positions, and 4× more until n fit the per-document
+    limit, the retriever ran out, or `limit` (the most it can return) was asked for."""
+    size = min(n * 4, limit)
+    while True:
+        found = fetch(size)
+        chosen = group_limited(found, doc_of_pos, per_doc, n)
+        if len(chosen) >= n or len(found) < size or size >= limit:
+            return chosen
+        size = min(size * 4, limit)
+
+
 class EmbeddedReader:
     """A version folder: SQLite records, the FAISS index and the bm25s index, loaded once."""
 
@@ -156,13 +169,8 @@ class EmbeddedReader:
         allowed = self.mask(filters, exclude_doc)
         if per_doc is None:
             return tie_ordered(self.dense.top(vector, n, allowed))
-        fetch = n * 4
-        while True:  # grouping in the application: over-fetch until n groups' worth or everything was seen
-            found = tie_ordered(self.dense.top(vector, fetch, allowed))
-            chosen = group_limited(found, self.doc_of_pos, per_doc, n)
-            if len(chosen) >= n or len(found) < fetch:
-                return chosen
-            fetch *= 4
+        return grouped_top(lambda size: tie_ordered(self.dense.top(vector, size, allowed)), self.doc_of_pos,
+                           per_doc, n, max(self.dense.size, 1))
 
     def passage_at(self, pos: int) -> PassageRecord:
         with self.lock:
