@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import time
@@ -16,7 +17,10 @@ from .clean import clean_text
 from .metadata import extract_metadata
 from .model import Encoder, ModelInfo
 from .normalize import matching_form, tokenize
-from .sources import RawDocument, SourceError, discover, read_file
+from .sources import (
+    RawDocument, SourceError, discover_keyed, display_path, doc_id_for, read_file, source_for, source_exists,
+    split_source, without_surrogates,
+)
 from .backend import IndexStorage, open_storage
 from .store import DocumentRecord, IndexNotFoundError, PassageRecord
 from .structure import parse_passages
@@ -36,6 +40,8 @@ class IndexSummary:
     unchanged: list[str] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # "path: reason"
+    moved: list[str] = field(default_factory=list)  # "old source → new source", same id and vectors
+    warnings: list[str] = field(default_factory=list)  # "path: what was repaired" (the document was indexed)
     documents: int = 0
     passages: int = 0
     embedded: int = 0
@@ -46,13 +52,16 @@ class IndexSummary:
         """Human-readable report of the run."""
         out = [
             f"documents: {len(self.added)} added, {len(self.updated)} updated, {len(self.unchanged)} unchanged, "
-            f"{len(self.removed)} removed, {len(self.duplicates)} duplicate, {len(self.skipped)} skipped",
+            f"{len(self.removed)} removed, {len(self.duplicates)} duplicate, {len(self.skipped)} skipped"
+            + (f", {len(self.moved)} moved" if self.moved else ""),
             f"index: {self.documents} documents, {self.passages} passages ({self.embedded} embedded this run) "
             f"in {self.seconds:.1f}s" + (f", version {self.version}" if self.version else ", nothing changed"),
         ]
+        out += [f"  moved: {m}" for m in self.moved]
         out += [f"  removed: {r}" for r in self.removed]
         out += [f"  duplicate: {d}" for d in self.duplicates]
         out += [f"  skipped: {s}" for s in self.skipped]
+        out += [f"  warning: {w}" for w in self.warnings]
         return out
 
 
@@ -149,7 +158,8 @@ def index_paths(
 
     With `prune`, documents whose file is gone (or whose JSONL line is gone from a file read in this
     run) are removed. Unchanged documents keep their vectors; a changed one re-embeds only passages
-    whose text is new.
+    whose text is new. A document found at another place (folder moved, file renamed) keeps its id and
+    vectors and is reported as moved. A file or document that can't be read or built is a skip.
     """
     from tqdm import tqdm
 
@@ -160,32 +170,25 @@ def index_paths(
     with storage.writer_lock():
         encoder = encoder or Encoder(model_name)
         old_docs, old_passages, old_vectors = _previous(storage, encoder)
-        files, errors = discover([Path(p) for p in paths])
-        summary.skipped += [str(e) for e in errors]
+        files, errors = discover_keyed([Path(p) for p in paths])
+        summary.skipped += [_printable(str(e)) for e in errors]
 
-        docs: dict[str, DocumentRecord] = {d.doc_id: d for d in old_docs}
-        passages: dict[str, list[PassageRecord]] = {}
-        for p in old_passages:
-            passages.setdefault(p.doc_id, []).append(p)
-        seen_hashes = {d.content_hash: (d.doc_id, d.source) for d in old_docs}
-        read_sources: set[str] = set()
-        for path in tqdm(files, desc="reading", unit="file", disable=not show_progress, leave=False):
-            for item in read_file(path):
-                if isinstance(item, SourceError):
-                    summary.skipped.append(str(item))
-                    continue
-                read_sources.add(item.source)
-                _add_document(item, docs, passages, seen_hashes, summary)
+        raws: list[RawDocument] = []
+        read_files: set[str] = set()
+        for path, key in tqdm(files, desc="reading", unit="file", disable=not show_progress, leave=False):
+            try:
+                read_files.add(source_for(path))
+                for item in read_file(path, key):
+                    if isinstance(item, SourceError):
+                        summary.skipped.append(_printable(str(item)))
+                    else:
+                        raws.append(item)
+            except Exception as exc:  # noqa: BLE001 - one unreadable file is a skip, never the end of the run
+                summary.skipped.append(_printable(f"{display_path(path)}: could not be read ({type(exc).__name__}: {exc})"))
         say(f"{len(files)} files read")
-        if prune:
-            read_files = {str(p.resolve()) for p in files}
-            for doc in list(docs.values()):
-                if _is_gone(doc.source, read_files, read_sources):
-                    summary.removed.append(doc.source)
-                    del docs[doc.doc_id]
-                    passages.pop(doc.doc_id, None)
+        docs, passages = _place_documents(raws, old_docs, old_passages, read_files, prune, summary)
 
-        if not (summary.added or summary.updated or summary.removed):
+        if not (summary.added or summary.updated or summary.removed or summary.moved):
             summary.documents, summary.passages = len(docs), sum(len(v) for v in passages.values())
             summary.seconds = time.time() - started
             return summary
@@ -218,10 +221,15 @@ def index_paths(
 
 def _is_gone(source: str, read_files: set[str], read_sources: set[str]) -> bool:
     """True when a document's file no longer exists, or its JSONL line vanished from a file just read."""
-    path, _, key = source.partition("#")
-    if not Path(path).exists():
+    path, key = split_source(source)
+    if path not in read_files and not source_exists(source):
         return True
     return bool(key) and path in read_files and source not in read_sources
+
+
+def _printable(text: str) -> str:
+    """A message that can be printed and stored whatever bytes went into it."""
+    return without_surrogates(text)[0]
 
 
 def delete_documents(index_dir: Path | IndexStorage, doc_ids: list[str]) -> list[str]:
@@ -248,28 +256,111 @@ def list_documents(index_dir: Path | IndexStorage) -> list[DocumentRecord]:
     return open_storage(index_dir).documents()
 
 
-def _add_document(
-    raw: RawDocument, docs: dict[str, DocumentRecord], passages: dict[str, list[PassageRecord]],
-    seen_hashes: dict[str, tuple[str, str]], summary: IndexSummary,
-) -> None:
-    """Place one read document into the next version's set, recording what happened to it."""
-    digest = content_hash(raw)
-    holder = seen_hashes.get(digest)
-    if holder is not None and holder[0] != raw.doc_id:
-        summary.duplicates.append(f"{raw.source} (same text as {holder[1]})")
-        return
-    seen_hashes[digest] = (raw.doc_id, raw.source)
-    previous = docs.get(raw.doc_id)
-    if previous is not None and previous.content_hash == digest:
+def _place_documents(
+    raws: list[RawDocument], old_docs: list[DocumentRecord], old_passages: list[PassageRecord],
+    read_files: set[str], prune: bool, summary: IndexSummary,
+) -> tuple[dict[str, DocumentRecord], dict[str, list[PassageRecord]]]:
+    """The next version's documents: each read document matched to the one it was, duplicates judged
+    against what survives the run.
+
+    A read document is the indexed one with the same source; else, when that one's file is gone, the one
+    with its key's id (the corpus folder moved) or with its content (a file moved or renamed, a copy whose
+    original was deleted). A match keeps its id and vectors; a move is reported as "old → new". Only
+    documents new to the index get a fresh id, from their key.
+    """
+    docs: dict[str, DocumentRecord] = {d.doc_id: d for d in old_docs}
+    passages: dict[str, list[PassageRecord]] = {}
+    for p in old_passages:
+        passages.setdefault(p.doc_id, []).append(p)
+    read_sources = {raw.source for raw in raws}
+    gone = {d.doc_id for d in old_docs if _is_gone(d.source, read_files, read_sources)}
+
+    claims: dict[int, DocumentRecord] = {}  # position in raws → the indexed document it is
+    claimed: set[str] = set()
+    by_source = {d.source: d for d in old_docs}
+    for i, raw in enumerate(raws):
+        old = by_source.get(raw.source)
+        if old is not None and old.doc_id not in claimed:
+            claims[i] = old
+            claimed.add(old.doc_id)
+    for i, raw in enumerate(raws):
+        old = docs.get(raw.doc_id)
+        if i not in claims and old is not None and old.doc_id in gone and old.doc_id not in claimed:
+            claims[i] = old
+            claimed.add(old.doc_id)
+    gone_by_hash: dict[str, list[DocumentRecord]] = {}
+    for d in old_docs:
+        if d.doc_id in gone and d.doc_id not in claimed:
+            gone_by_hash.setdefault(d.content_hash, []).append(d)
+    hashes = [content_hash(raw) for raw in raws]
+    for i, raw in enumerate(raws):
+        candidates = [d for d in gone_by_hash.get(hashes[i], []) if d.doc_id not in claimed]
+        if i not in claims and candidates:
+            claims[i] = candidates[0]
+            claimed.add(candidates[0].doc_id)
+
+    if prune:
+        for d in old_docs:
+            if d.doc_id in gone and d.doc_id not in claimed:
+                summary.removed.append(d.source)
+                del docs[d.doc_id]
+                passages.pop(d.doc_id, None)
+    # what survives: documents not read this run stay as they are; they and the read ones hold their text
+    seen = {d.content_hash: d for d in docs.values() if d.doc_id not in claimed}
+    order = sorted(range(len(raws)), key=lambda i: i not in claims)  # documents already indexed first
+    for i in order:
+        raw, digest, old = raws[i], hashes[i], claims.get(i)
+        summary.warnings += [_printable(w) for w in raw.warnings]
+        holder = seen.get(digest)
+        if holder is not None and (old is None or holder.doc_id != old.doc_id):
+            summary.duplicates.append(_printable(f"{raw.source} (same text as {holder.source})"))
+            continue
+        if old is not None:
+            doc_id = old.doc_id
+        else:
+            doc_id = raw.doc_id
+            if doc_id in docs:  # the same key under another folder given to this or an earlier run
+                doc_id = doc_id_for(f"{raw.key}\x00{raw.source}")
+        placed = _build(dataclasses.replace(raw, doc_id=doc_id), digest, old, docs, passages, summary)
+        if placed is not None:
+            seen[digest] = placed
+    return docs, passages
+
+
+def _build(
+    raw: RawDocument, digest: str, old: DocumentRecord | None, docs: dict[str, DocumentRecord],
+    passages: dict[str, list[PassageRecord]], summary: IndexSummary,
+) -> DocumentRecord | None:
+    """Build one document into the next version, recording what happened; any failure is a skip."""
+    if old is not None and old.content_hash == digest and old.source == raw.source:
         summary.unchanged.append(raw.source)
-        return
-    doc, doc_passages = build_document(raw)
+        return old
+    try:
+        doc, doc_passages = build_document(raw)
+        _check_storable(doc, doc_passages)
+    except Exception as exc:  # noqa: BLE001 - one document that can't be built is a skip, never the end of the run
+        summary.skipped.append(_printable(f"{raw.source}: could not be indexed ({type(exc).__name__}: {exc})"))
+        return None
     if not doc_passages:
-        summary.skipped.append(f"{raw.source}: no indexable text after cleaning")
-        return
+        summary.skipped.append(_printable(f"{raw.source}: no indexable text after cleaning"))
+        return None
     docs[doc.doc_id] = doc
     passages[doc.doc_id] = doc_passages
-    (summary.updated if previous is not None else summary.added).append(raw.source)
+    if old is None:
+        summary.added.append(raw.source)
+        return doc
+    if old.source != raw.source:
+        summary.moved.append(f"{old.source} → {raw.source}")
+    if old.content_hash != digest:
+        summary.updated.append(raw.source)
+    return doc
+
+
+def _check_storable(doc: DocumentRecord, doc_passages: list[PassageRecord]) -> None:
+    """Raise ValueError for text no UTF-8 database can hold, before it can fail a whole publish."""
+    for value in [doc.source, doc.name, doc.text, doc.title, doc.display_title, doc.issuing_body, doc.region,
+                  doc.year, doc.published, doc.doc_type] + [p.match_text for p in doc_passages]:
+        value.encode("utf-8")
 
 
 def _previous(storage: IndexStorage, encoder: Encoder) -> tuple[list[DocumentRecord], list[PassageRecord], np.ndarray]:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import os
 import re
+import stat
+import zipfile
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -16,6 +20,17 @@ MAX_DOCUMENT_CHARS = 3_000_000
 SIDECAR_SUFFIX = ".meta.json"
 # Candidates when a file is not UTF-8; gb18030 is a superset of GBK/GB2312.
 LEGACY_ENCODINGS = ("gb18030", "big5")
+# Zip-based formats (.docx) are refused before parsing when their directory declares more than this:
+# the XML of a 3 M-character report (MAX_DOCUMENT_CHARS) with heavy formatting stays well below 64 MB.
+MAX_UNZIPPED_BYTES = 64 * 1024 * 1024
+# ... or a compression ratio above this once the content passes ZIP_RATIO_FLOOR. Office XML compresses
+# 5-30x; a 112 KB file unpacking to 22 MB (200x) is a zip bomb, not a report. Small members may compress
+# better without harm, so the ratio counts only above the floor.
+MAX_ZIP_RATIO = 100
+ZIP_RATIO_FLOOR = 4 * 1024 * 1024
+MAX_ZIP_MEMBERS = 10_000  # a Word file has a few dozen parts, a few hundred with many images
+# The metadata fields a sidecar or a JSONL line's "meta" may set (aliases as DocumentMeta.merged knows them).
+META_FIELDS = ("title", "issuing_body", "body", "region", "year", "published", "doc_type", "type")
 
 
 class SourceError(ValueError):
@@ -33,11 +48,87 @@ class RawDocument:
     title: str = ""
     meta: dict = field(default_factory=dict)
     record_id: str = ""  # a JSONL line's own "id": it declares a document of its own
+    key: str = ""  # where it sits relative to the folder it was indexed from ("sub/a.txt", "x.jsonl#7")
+    warnings: list[str] = field(default_factory=list)  # what was repaired while reading it
 
 
-def doc_id_for(source: str) -> str:
-    """Stable id of a document: a hash of where it came from."""
-    return hashlib.sha1(source.encode("utf-8")).hexdigest()[:12]
+def doc_id_for(key: str) -> str:
+    """Id of a new document: a hash of its key, the path relative to the folder given to the indexer.
+
+    Indexes before this scheme hashed the absolute path; the pipeline keeps every existing id, so only
+    documents new to an index get ids of this form.
+    """
+    return hashlib.sha1(key.encode("utf-8")).hexdigest()[:12]
+
+
+def display_path(path: Path | str) -> str:
+    """A path as text that can always be printed and stored: a file name that is not valid UTF-8 (GBK
+    names from zip archives) is shown decoded as GB18030 where that works, else with \\xNN escapes."""
+    raw = os.fsencode(path)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    parts = []
+    for part in raw.split(b"/"):
+        try:
+            parts.append(part.decode("utf-8"))
+        except UnicodeDecodeError:
+            try:
+                parts.append(part.decode("gb18030"))
+            except UnicodeDecodeError:
+                parts.append(part.decode("utf-8", "backslashreplace"))
+    return "/".join(parts)
+
+
+def shown_path(shown: str) -> Path | None:
+    """The existing file a display_path() text stands for (each part as written, or as GB18030 or \\xNN
+    bytes), or None."""
+    current = b""
+    for number, part in enumerate(shown.split("/")):
+        utf8 = part.encode("utf-8", "surrogateescape")
+        variants = [utf8]
+        if not part.isascii():
+            try:
+                variants.append(part.encode("gb18030"))
+            except UnicodeEncodeError:
+                pass
+        variants.append(re.sub(rb"\\x([0-9a-f]{2})", lambda m: bytes([int(m.group(1), 16)]), utf8))
+        prefix = current + b"/" if number else b""
+        for variant in variants:
+            if not part or os.path.lexists(prefix + variant):
+                current = prefix + variant
+                break
+        else:
+            return None
+    return Path(os.fsdecode(current or b"/"))
+
+
+def source_for(path: Path) -> str:
+    """The locator stored with a document: the file's resolved absolute path, as printable text."""
+    return display_path(path.resolve())
+
+
+def split_source(source: str) -> tuple[str, str]:
+    """(file, JSONL key) of a stored source; only a .jsonl file's lines carry a '#key' (a.txt#2 is a file)."""
+    for match in re.finditer("#", source):
+        if source[: match.start()].lower().endswith(".jsonl"):
+            return source[: match.start()], source[match.end():]
+    return source, ""
+
+
+def source_exists(source: str) -> bool:
+    """True when the file a stored source names is still there."""
+    return shown_path(split_source(source)[0]) is not None
+
+
+def without_surrogates(text: str) -> tuple[str, bool]:
+    """The text with lone surrogates (which no UTF-8 file or database can hold) replaced by U+FFFD."""
+    try:
+        text.encode("utf-8")
+        return text, False
+    except UnicodeEncodeError:
+        return re.sub(r"[\ud800-\udfff]", "\ufffd", text), True
 
 
 def decode_bytes(data: bytes, path: Path) -> str:
@@ -173,16 +264,46 @@ def html_to_text(html: str) -> tuple[str, str]:
     return parser.title, main if main and len(main) >= 0.3 * len(visible.strip()) else visible
 
 
+def check_zip_budget(data: bytes, path: Path) -> None:
+    """Refuse a zip-based file (docx) whose directory declares too much content, before anything parses it.
+
+    zipfile never yields more than a member's declared size (a member that inflates past it fails its
+    CRC check), so the declared sizes bound what a parser can be made to read.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError) as exc:
+        raise SourceError(f"{path}: not a readable .docx/zip file ({type(exc).__name__}: {exc})") from None
+    if len(members) > MAX_ZIP_MEMBERS:
+        raise SourceError(f"{path}: zip archive has {len(members):,} parts (limit {MAX_ZIP_MEMBERS:,}); refused before parsing")
+    unpacked = sum(m.file_size for m in members)
+    if unpacked > MAX_UNZIPPED_BYTES:
+        raise SourceError(
+            f"{path}: unpacks to {unpacked:,} bytes (limit {MAX_UNZIPPED_BYTES:,}); refused before parsing"
+        )
+    packed = max(1, sum(m.compress_size for m in members))
+    if unpacked > ZIP_RATIO_FLOOR and unpacked / packed > MAX_ZIP_RATIO:
+        raise SourceError(
+            f"{path}: {len(data):,} bytes unpack to {unpacked:,} ({unpacked / packed:.0f}x, limit {MAX_ZIP_RATIO}x): "
+            "a zip bomb, not a report; refused before parsing"
+        )
+
+
 def docx_to_text(data: bytes, path: Path) -> tuple[str, str]:
     """(title, text) of a Word document; Heading styles become Markdown heading lines."""
-    import io
-
     import docx
+    from docx.enum.style import WD_STYLE_TYPE
 
     from .structure import heading_level
 
+    check_zip_budget(data, path)
     try:
         document = docx.Document(io.BytesIO(data))
+        # paragraph.style scans every style of the file per paragraph (minutes for a long report): look up once
+        styles = {s.style_id: s.name or "" for s in document.styles if s.type == WD_STYLE_TYPE.PARAGRAPH}
+        default = document.styles.default(WD_STYLE_TYPE.PARAGRAPH)
+        default_name = (default.name if default is not None else "") or ""
     except Exception as exc:  # noqa: BLE001 - python-docx raises many kinds for broken files
         raise SourceError(f"{path}: not a readable .docx file ({type(exc).__name__})") from exc
     lines, title = [], document.core_properties.title or ""
@@ -190,7 +311,8 @@ def docx_to_text(data: bytes, path: Path) -> tuple[str, str]:
         text = paragraph.text.strip()
         if not text:
             continue
-        style = (paragraph.style.name if paragraph.style is not None else "") or ""
+        style_id = paragraph._p.style  # noqa: SLF001 - the w:pStyle id; None means the default style
+        style = styles.get(style_id, default_name) if style_id else default_name
         level = re.search(r"(?:Heading|标题)\s*(\d)", style)
         if style in ("Title", "标题") and not title:
             title = text
@@ -257,48 +379,101 @@ def reflow_lines(text: str) -> str:
 def read_sidecar(path: Path) -> dict:
     """Metadata overrides from NAME.meta.json beside a file ({} when there is none)."""
     sidecar = path.with_name(path.stem + SIDECAR_SUFFIX)
-    if not sidecar.exists():
+    shown_sidecar = display_path(sidecar)
+    try:
+        if not sidecar.is_file():
+            return {}
+    except OSError:  # e.g. a 250-byte file name whose sidecar name would pass the 255-byte limit: none can exist
         return {}
     try:
         data = json.loads(sidecar.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SourceError(f"{sidecar}: invalid metadata sidecar: {exc}") from exc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise SourceError(f"{shown_sidecar}: invalid metadata sidecar: {exc}") from None
     if not isinstance(data, dict):
-        raise SourceError(f"{sidecar}: metadata sidecar must be a JSON object")
+        raise SourceError(f"{shown_sidecar}: metadata sidecar must be a JSON object")
     return data
 
 
-def read_file(path: Path) -> Iterator[RawDocument | SourceError]:
-    """The documents in one file; a bad JSONL line yields a SourceError and reading goes on."""
+def clean_meta(meta: dict, where: str, warnings: list[str]) -> dict:
+    """Metadata overrides made safe: a number becomes its text (with a warning); a list, object or boolean
+    for a known field is refused (SourceError), so a wrong sidecar is never indexed silently."""
+    out = {}
+    for key, value in meta.items():
+        key, _ = without_surrogates(str(key))
+        if isinstance(value, str):
+            value, repaired = without_surrogates(value)
+            if repaired:
+                warnings.append(f"{where}: metadata {key!r} had invalid characters (lone surrogates), replaced with U+FFFD")
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            if key in META_FIELDS:
+                warnings.append(f"{where}: metadata {key!r} is a number ({value!r}), read as the text {str(value)!r}")
+            value = str(value)
+        elif value is None:
+            continue
+        elif key in META_FIELDS:
+            raise SourceError(f"{where}: metadata field {key!r} must be text, not {type(value).__name__} ({json.dumps(value, ensure_ascii=False)[:60]})")
+        else:
+            continue  # unknown fields are not used; a nested value there harms nothing
+        out[key] = value
+    return out
+
+
+def read_file(path: Path, key: str | None = None) -> Iterator[RawDocument | SourceError]:
+    """The documents in one file; a bad JSONL line yields a SourceError and reading goes on.
+
+    `key` is the file's path relative to the folder being indexed (default: its name); new documents
+    get their ids from it, so an id does not depend on where the folder sits.
+    """
     suffix = path.suffix.lower()
-    source = str(path.resolve())
+    shown = display_path(path)
+    label = Path(shown)  # messages name the file printably, whatever bytes its name has
+    key = display_path(path.name) if key is None else key
     try:
+        source = source_for(path)
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            yield SourceError(f"{shown}: not a regular file ({file_kind(info.st_mode)}); skipped")
+            return
         data = path.read_bytes()
-    except OSError as exc:
-        yield SourceError(f"{path}: cannot read: {exc.strerror or exc}")
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symbolic link loop
+        yield SourceError(f"{shown}: cannot read: {getattr(exc, 'strerror', None) or exc}")
         return
     title = ""
+    warnings: list[str] = []
     try:
-        meta = read_sidecar(path)
+        meta = clean_meta(read_sidecar(path), shown, warnings)
         if suffix == ".docx":
-            title, text = docx_to_text(data, path)
+            title, text = docx_to_text(data, label)
         elif suffix == ".pdf":
-            text = pdf_to_text(data, path)
+            text = pdf_to_text(data, label)
         else:
-            text = decode_bytes(data, path)
+            text = decode_bytes(data, label)
     except SourceError as exc:
         yield exc
         return
     if suffix == ".jsonl":
-        yield from _read_jsonl(path, source, text)
+        yield from _read_jsonl(label, source, key, text, warnings)
         return
     if suffix in (".html", ".htm"):
         title, text = html_to_text(text)
     problem = check_size(text)
     if problem:
-        yield SourceError(f"{path}: {problem}")
+        yield SourceError(f"{shown}: {problem}")
         return
-    yield RawDocument(doc_id_for(source), source, path.name, text, meta.get("title") or title, meta)
+    text, repaired = without_surrogates(text)
+    if repaired:
+        warnings.append(f"{shown}: text had invalid characters (lone surrogates), replaced with U+FFFD")
+    title, _ = without_surrogates(str(meta.get("title") or title or ""))
+    yield RawDocument(doc_id_for(key), source, display_path(path.name), text, title, meta, key=key, warnings=warnings)
+
+
+def file_kind(mode: int) -> str:
+    """What a non-regular file is, in words."""
+    for test, word in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISDIR, "a folder")):
+        if test(mode):
+            return word
+    return "not a regular file"
 
 
 def check_size(text: str) -> str:
@@ -310,15 +485,16 @@ def check_size(text: str) -> str:
     return ""
 
 
-def _read_jsonl(path: Path, source: str, text: str) -> Iterator[RawDocument | SourceError]:
+def _read_jsonl(path: Path, source: str, file_key: str, text: str, file_warnings: list[str]) -> Iterator[RawDocument | SourceError]:
+    seen: dict[str, int] = {}  # key → the line that declared it
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         where = f"{path}:{number}"
         try:
             record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield SourceError(f"{where}: invalid JSON: {exc.msg}")
+        except (json.JSONDecodeError, RecursionError) as exc:
+            yield SourceError(f"{where}: invalid JSON: {getattr(exc, 'msg', None) or 'nested too deep'}")
             continue
         if not isinstance(record, dict) or not isinstance(record.get("text"), str) or not record["text"].strip():
             yield SourceError(f"{where}: a JSONL document needs a non-empty string field 'text'")
@@ -327,30 +503,118 @@ def _read_jsonl(path: Path, source: str, text: str) -> Iterator[RawDocument | So
         if problem:
             yield SourceError(f"{where}: {problem}")
             continue
-        meta = record.get("meta") if isinstance(record.get("meta"), dict) else {}
-        key = str(record.get("id") or number)
-        doc_source = f"{source}#{key}"
+        warnings = list(file_warnings)
+        try:
+            meta = clean_meta(record.get("meta") if isinstance(record.get("meta"), dict) else {}, where, warnings)
+        except SourceError as exc:
+            yield exc
+            continue
+        record_id, _ = without_surrogates(str(record.get("id") or ""))
+        key = record_id or str(number)
+        if key in seen:
+            yield SourceError(f"{where}: duplicate id {key!r} (first on line {seen[key]}); this line is skipped")
+            continue
+        seen[key] = number
+        body, repaired_text = without_surrogates(record["text"])
+        title, repaired_title = without_surrogates(str(record.get("title") or meta.get("title") or ""))
+        if repaired_text or repaired_title:
+            warnings.append(f"{where}: {'text' if repaired_text else 'title'} had invalid characters (lone surrogates), replaced with U+FFFD")
+        doc_key = f"{file_key}#{key}"
         yield RawDocument(
-            doc_id_for(doc_source), doc_source, f"{path.name}#{key}", record["text"],
-            str(record.get("title") or meta.get("title") or ""), meta, str(record.get("id") or ""),
+            doc_id_for(doc_key), f"{source}#{key}", f"{path.name}#{key}", body, title, meta, record_id,
+            key=doc_key, warnings=warnings,
         )
 
 
 def discover(paths: list[Path]) -> tuple[list[Path], list[SourceError]]:
     """Files to read under the given files and folders (sorted), and errors for unusable paths."""
-    files: list[Path] = []
+    found, errors = discover_keyed(paths)
+    return [path for path, _key in found], errors
+
+
+def discover_keyed(paths: list[Path]) -> tuple[list[tuple[Path, str]], list[SourceError]]:
+    """(file, key) to read under the given files and folders, and errors for unusable paths.
+
+    The key is the path relative to the folder given (a file given itself: its name). Symbolic links are
+    followed only to files inside that folder; links out of it, to folders, dangling links, loops and
+    FIFOs are reported rather than read.
+    """
+    files: list[tuple[Path, str]] = []
     errors: list[SourceError] = []
     for path in paths:
-        if path.is_dir():
-            files.extend(
-                p for p in sorted(path.rglob("*"))
-                if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES and not p.name.startswith(".")
-            )
-        elif path.is_file():
-            if path.suffix.lower() in SUPPORTED_SUFFIXES:
-                files.append(path)
-            else:
-                errors.append(SourceError(f"{path}: unsupported file type (use {', '.join(SUPPORTED_SUFFIXES)})"))
+        path = Path(path)
+        shown = display_path(path)
+        try:
+            info = path.stat()
+        except FileNotFoundError:
+            what = "dangling symbolic link" if path.is_symlink() else "no such file or folder"
+            errors.append(SourceError(f"{shown}: {what}"))
+            continue
+        except (OSError, RuntimeError) as exc:
+            errors.append(SourceError(f"{shown}: cannot open ({getattr(exc, 'strerror', None) or exc}; a symbolic link loop?)"))
+            continue
+        if stat.S_ISDIR(info.st_mode):
+            _walk(path, files, errors)
+        elif path.suffix.lower() not in SUPPORTED_SUFFIXES:
+            errors.append(SourceError(f"{shown}: unsupported file type (use {', '.join(SUPPORTED_SUFFIXES)})"))
+        elif not stat.S_ISREG(info.st_mode):
+            errors.append(SourceError(f"{shown}: not a regular file ({file_kind(info.st_mode)}); skipped"))
         else:
-            errors.append(SourceError(f"{path}: no such file or folder"))
+            files.append((path, display_path(path.name)))
     return files, errors
+
+
+def _walk(root: Path, files: list[tuple[Path, str]], errors: list[SourceError]) -> None:
+    """Add the readable files under `root` (sorted), reporting links and special files it does not follow."""
+    real_root = root.resolve()
+    found: list[tuple[Path, str]] = []
+    folders = [(root, "")]
+    while folders:
+        folder, prefix = folders.pop()
+        try:
+            with os.scandir(folder) as scan:
+                entries = sorted(scan, key=lambda e: e.name)
+        except OSError as exc:
+            errors.append(SourceError(f"{display_path(folder)}: cannot read folder: {exc.strerror or exc}"))
+            continue
+        for entry in entries:
+            path, key = Path(entry.path), prefix + display_path(entry.name)
+            shown = display_path(path)
+            wanted = entry.name.lower().endswith(SUPPORTED_SUFFIXES) and not entry.name.startswith(".")
+            try:
+                if entry.is_symlink():
+                    try:
+                        target = path.resolve(strict=True)
+                    except FileNotFoundError:
+                        if wanted:
+                            errors.append(SourceError(f"{shown}: dangling symbolic link; skipped"))
+                        continue
+                    except (OSError, RuntimeError):
+                        errors.append(SourceError(f"{shown}: symbolic link loop; skipped"))
+                        continue
+                    if target.is_dir():
+                        inside = target == real_root or target.is_relative_to(real_root)
+                        errors.append(SourceError(
+                            f"{shown}: symbolic link to a folder "
+                            + ("inside the corpus (its files are read where they are)" if inside
+                               else f"outside the corpus ({display_path(target)}); not followed")))
+                        continue
+                    if not wanted:
+                        continue
+                    if not target.is_relative_to(real_root):
+                        errors.append(SourceError(f"{shown}: symbolic link to a file outside the corpus ({display_path(target)}); not followed"))
+                        continue
+                if entry.is_dir(follow_symlinks=False):
+                    folders.append((path, key + "/"))
+                    continue
+                if not wanted:
+                    continue
+                mode = entry.stat().st_mode
+            except OSError as exc:
+                errors.append(SourceError(f"{shown}: cannot open: {exc.strerror or exc}"))
+                continue
+            if not stat.S_ISREG(mode):
+                errors.append(SourceError(f"{shown}: not a regular file ({file_kind(mode)}); skipped"))
+                continue
+            found.append((path, key))
+    files.extend(sorted(found, key=lambda item: item[0]))
