@@ -26,7 +26,7 @@ IVF_NPROBES = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)  # tried in orde
 IVF_TARGET_RECALL = 0.98  # recall@10 against exact search that the tuning aims for
 IVF_TUNING_NOISE = 1.5  # |noise| of a tuning pseudo-query, relative to the unit vector it starts from
 IVF_TUNING_QUERIES = 200
-KEEP_VERSIONS = 2  # the current one and the one before it, for readers still holding it
+KEEP_VERSIONS = 2  # the current one and the one it replaced, for readers still holding it (kept by name)
 
 SCHEMA = """
 CREATE TABLE documents (
@@ -229,6 +229,8 @@ def publish(
     index_dir = Path(index_dir)
     versions = index_dir / "versions"
     versions.mkdir(parents=True, exist_ok=True)
+    previous = _published_name(index_dir)
+    _remove_debris(index_dir, versions)  # what a crashed publish left (the caller holds the writer lock)
     name = time.strftime("v%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
     tmp = versions / f".tmp-{name}"
     tmp.mkdir()
@@ -265,19 +267,55 @@ def publish(
         _fsync_tree(tmp)
         final = versions / name
         os.rename(tmp, final)
+        _fsync_dir(versions)  # the rename itself survives a power cut
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     _point_current(index_dir, name)
-    _remove_old_versions(versions, keep=name)
+    _remove_old_versions(versions, keep={name, previous})
     return final
 
 
+def _published_name(index_dir: Path) -> str | None:
+    """The version CURRENT names, when it is complete; None for a new index."""
+    try:
+        return current_version_dir(index_dir).name
+    except (IndexNotFoundError, OSError):
+        return None
+
+
+def _remove_debris(index_dir: Path, versions: Path) -> None:
+    """Delete the temp files a publish cut off at any point leaves (CURRENT temp files, temp folders).
+
+    A finished version that CURRENT never named (the crash came between rename and swap) is removed
+    after the next swap, by _remove_old_versions: it never counts as a version to keep.
+    """
+    for stale in index_dir.glob(f".{CURRENT}.*"):
+        stale.unlink(missing_ok=True)
+    for tmp in versions.glob(".tmp-*"):
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def _fsync_tree(folder: Path) -> None:
+    """fsync every file of a version folder, then its folders, so its entries are on disk before the rename."""
+    folders = [folder]
     for path in folder.rglob("*"):
         if path.is_file():
             with open(path, "rb") as handle:
                 os.fsync(handle.fileno())
+        elif path.is_dir():
+            folders.append(path)
+    for path in folders:
+        _fsync_dir(path)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """fsync a directory, so renames and new entries in it are durable."""
+    dir_fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def _point_current(index_dir: Path, name: str) -> None:
@@ -287,19 +325,17 @@ def _point_current(index_dir: Path, name: str) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, index_dir / CURRENT)
-    dir_fd = os.open(index_dir, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    _fsync_dir(index_dir)
 
 
-def _remove_old_versions(versions: Path, keep: str) -> None:
-    """Delete unfinished temp folders and all but the newest KEEP_VERSIONS versions."""
+def _remove_old_versions(versions: Path, keep: set[str | None]) -> None:
+    """Delete temp folders and every version but the new current one and the one it replaced (KEEP_VERSIONS).
+
+    Kept by name, not by age: an orphan left by a crash between rename and swap never takes the slot of
+    the previous good version, whatever its name sorts as.
+    """
     for tmp in versions.glob(".tmp-*"):
-        if tmp.name != f".tmp-{keep}":
-            shutil.rmtree(tmp, ignore_errors=True)
-    finished = sorted((p for p in versions.iterdir() if p.is_dir() and p.name.startswith("v")), key=lambda p: p.name)
-    for old in finished[:-KEEP_VERSIONS]:
-        if old.name != keep:
-            shutil.rmtree(old, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+    for folder in versions.iterdir():
+        if folder.is_dir() and folder.name.startswith("v") and folder.name not in keep:
+            shutil.rmtree(folder, ignore_errors=True)
