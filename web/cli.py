@@ -161,9 +161,8 @@ def _similar(args) -> int:
 
 
 def _serve(args) -> int:
-    import waitress
-
     from . import create_app
+    from .server import serve
 
     app = create_app({"INDEX_DIR": args.index, "STORAGE": _storage(args), "MODEL": args.model})
     with app.app_context():
@@ -172,7 +171,7 @@ def _serve(args) -> int:
         engine = get_engine()  # load index and model before the first request
         engine.encoder  # noqa: B018 - warm the model
     print(f"fazhi: serving {args.index} on http://{args.host}:{args.port}/", file=sys.stderr)
-    waitress.serve(app, host=args.host, port=args.port, threads=args.threads)
+    serve(app, args.host, args.port, threads=args.threads)  # waitress with header/body deadlines and limits
     return 0
 
 
