@@ -1,8 +1,10 @@
 """Load on the real server: `fazhi serve` (waitress) on 127.0.0.1, N concurrent clients, a fixed request count.
 
-Prints requests/s, latency p50/p99, error count and the server's memory across the run. Never asserts.
+Two phases in one run: cold, the first burst of N clients the moment the server says it is ready (a fresh
+process; no request has warmed it), then warm, the same clients once that burst is over. Prints requests/s,
+latency p50/p99 and errors of each side by side, and the server's memory across the run. Never asserts.
 
-    python benchmarks/load.py [--clients 16] [--requests 800] [--index DIR]
+    python benchmarks/load.py [--clients 16] [--cold-requests 64] [--requests 800] [--index DIR]
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -75,13 +78,71 @@ def request(base: str, kind: str, passage_ids: list[str], queries: list[str], rn
     return time.perf_counter() - started, status
 
 
+def index_passage_ids(index: Path) -> list[str]:
+    """Passage ids for find-similar requests, read from the index folder, so no request warms the server."""
+    sys.path.insert(0, str(ROOT))
+    from indexer.store import current_version_dir, load_passages
+
+    return [p.passage_id for p in load_passages(current_version_dir(index))]
+
+
+def wait_until_ready(base: str) -> dict:
+    """Poll /api/ready (where the server has it) and /api/health until both answer ok; the health answer."""
+    ready_path: str | None = "/api/ready"
+    for _ in range(600):
+        try:
+            if ready_path:
+                with urllib.request.urlopen(base + ready_path, timeout=2):
+                    pass
+            with urllib.request.urlopen(base + "/api/health", timeout=2) as response:
+                return json.load(response)
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404 and ready_path:  # a server without /api/ready: its health answer is all there is
+                ready_path = None
+                continue
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit("the server did not come up")
+
+
+def run_phase(base: str, clients: int, requests: int, passage_ids: list[str], queries: list[str],
+              on_progress=None) -> tuple[list[tuple[str, float, int]], float]:
+    """`requests` requests from `clients` concurrent clients; (kind, seconds, status) of each, and the wall time."""
+    results: list[tuple[str, float, int]] = []
+    lock = threading.Lock()
+    counter = iter(range(requests))
+    kinds = ["search"] * 6 + ["similar"] * 3 + ["page"]
+
+    def client(seed: int) -> None:
+        rng = random.Random(seed)
+        for i in counter:
+            kind = kinds[(i + seed) % len(kinds)]
+            seconds, status = request(base, kind, passage_ids, queries, rng)
+            with lock:
+                results.append((kind, seconds, status))
+                if on_progress:
+                    on_progress(len(results))
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results, time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--requests", type=int, default=800)
+    parser.add_argument("--requests", type=int, default=800, help="requests of the warm phase")
+    parser.add_argument("--cold-requests", type=int, default=None,
+                        help="requests of the cold phase, the first burst after start (default 4 per client)")
     parser.add_argument("--index", type=Path, default=None, help="an existing index (default: index data/ now)")
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     args = parser.parse_args()
+    cold_requests = args.cold_requests if args.cold_requests is not None else 4 * args.clients
 
     queries = query_pool(args.shared)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -91,70 +152,51 @@ def main() -> None:
         if args.index is None:
             subprocess.run(fazhi + ["--index", str(index), "index", "--quiet", str(ROOT / "data")], check=True,
                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+        passage_ids = index_passage_ids(index)
         port = free_port()
         server = subprocess.Popen(fazhi + ["--index", str(index), "serve", "--port", str(port)], cwd=ROOT, env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         base = f"http://127.0.0.1:{port}"
         try:
-            for _ in range(600):
-                try:
-                    with urllib.request.urlopen(base + "/api/health", timeout=2) as response:
-                        health = json.load(response)
-                    break
-                except OSError:
-                    time.sleep(0.2)
-            else:
-                raise SystemExit("the server did not come up")
-            with urllib.request.urlopen(base + "/api/search?q=%E6%B3%95%E5%BE%8B&k=100") as response:
-                passage_ids = [h["passage_id"] for h in json.load(response)["results"]]
+            health = wait_until_ready(base)
             memory = [rss_mb(server.pid)]
-            results: list[tuple[str, float, int]] = []
-            lock = threading.Lock()
-            counter = iter(range(args.requests))
-            kinds = ["search"] * 6 + ["similar"] * 3 + ["page"]
-
-            def client(seed: int) -> None:
-                rng = random.Random(seed)
-                for i in counter:
-                    kind = kinds[(i + seed) % len(kinds)]
-                    seconds, status = request(base, kind, passage_ids, queries, rng)
-                    with lock:
-                        results.append((kind, seconds, status))
-                        if len(results) % max(1, args.requests // 4) == 0:
-                            memory.append(rss_mb(server.pid))
-
-            started = time.perf_counter()
-            threads = [threading.Thread(target=client, args=(n,)) for n in range(args.clients)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            elapsed = time.perf_counter() - started
+            cold, cold_elapsed = run_phase(base, args.clients, cold_requests, passage_ids, queries)
+            memory.append(rss_mb(server.pid))
+            step = max(1, args.requests // 4)
+            warm, warm_elapsed = run_phase(
+                base, args.clients, args.requests, passage_ids, queries,
+                on_progress=lambda n: memory.append(rss_mb(server.pid)) if n % step == 0 else None,
+            )
             memory.append(rss_mb(server.pid))
         finally:
             server.terminate()
             server.wait(timeout=30)
 
-    latencies = sorted(s for _, s, _ in results)
-    errors = sum(1 for _, _, status in results if status != 200)
-
     def pct(values, q):
-        return 1000 * values[min(len(values) - 1, int(q * len(values)))]
+        return 1000 * values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
 
     print(f"server: fazhi serve (waitress, 8 threads) on 127.0.0.1, index {health['documents']} documents / "
           f"{health['passages']} passages, {os.cpu_count()} CPU cores")
-    print(f"{args.clients} concurrent clients, {len(results)} requests (60% search, 30% find-similar, 10% search page); "
-          f"queries drawn from {len(queries)} distinct ones\n")
-    print("| requests | req/s | p50 ms | p99 ms | errors |")
-    print("|---|---|---|---|---|")
-    print(f"| all | {len(results) / elapsed:.1f} | {pct(latencies, 0.5):.0f} | {pct(latencies, 0.99):.0f} | {errors} |")
+    print(f"{args.clients} concurrent clients (60% search, 30% find-similar, 10% search page); queries drawn from "
+          f"{len(queries)} distinct ones. cold: the first {len(cold)} requests, sent the moment the server was "
+          f"ready; warm: the next {len(warm)}\n")
+    print("| phase | requests | req/s | p50 ms | p99 ms | errors |")
+    print("|---|---|---|---|---|---|")
+    for phase, results, elapsed in (("cold", cold, cold_elapsed), ("warm", warm, warm_elapsed)):
+        latencies = sorted(s for _, s, _ in results)
+        errors = sum(1 for _, _, status in results if status != 200)
+        print(f"| {phase} | {len(results)} | {len(results) / elapsed:.1f} | {pct(latencies, 0.5):.0f} | "
+              f"{pct(latencies, 0.99):.0f} | {errors} |")
+    print("\n| warm, by kind | p50 ms | p99 ms | errors |")
+    print("|---|---|---|---|")
     for kind in ("search", "similar", "page"):
-        own = sorted(s for k, s, _ in results if k == kind)
+        own = sorted(s for k, s, _ in warm if k == kind)
         if own:
-            print(f"| {kind} | | {pct(own, 0.5):.0f} | {pct(own, 0.99):.0f} | "
-                  f"{sum(1 for k, _, st in results if k == kind and st != 200)} |")
+            print(f"| {kind} | {pct(own, 0.5):.0f} | {pct(own, 0.99):.0f} | "
+                  f"{sum(1 for k, _, st in warm if k == kind and st != 200)} |")
+    all_latencies = sorted(s for _, s, _ in cold + warm)
     print(f"\nserver memory (RSS, MB) over the run: {', '.join(f'{m:.0f}' for m in memory)}; "
-          f"median latency {statistics.median(latencies) * 1000:.0f} ms")
+          f"median latency {statistics.median(all_latencies) * 1000:.0f} ms")
 
 
 if __name__ == "__main__":
