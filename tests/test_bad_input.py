@@ -35,14 +35,15 @@ def printable(summary) -> str:
 
 # --- identity ---------------------------------------------------------------------------------------------
 
-def test_moving_the_corpus_folder_keeps_every_document_its_id_and_its_vectors(tmp_path):
+@pytest.mark.parametrize("prune", [True, False], ids=["prune", "no-prune"])
+def test_moving_the_corpus_folder_keeps_every_document_its_id_and_its_vectors(tmp_path, prune):
     corpus = copy_seeds(tmp_path / "data", *THREE)
     enc = HashEncoder()
     index_paths([corpus], tmp_path / "idx", encoder=enc)
     before, embedded = ids_by_name(tmp_path / "idx"), enc.encoded
     corpus.rename(tmp_path / "moved")
 
-    summary = index_paths([tmp_path / "moved"], tmp_path / "idx", encoder=enc, prune=True)
+    summary = index_paths([tmp_path / "moved"], tmp_path / "idx", encoder=enc, prune=prune)
     assert summary.documents == 3 and not summary.removed and not summary.duplicates, summary.lines()
     assert len(summary.moved) == 3 and all("/data/" in m and "/moved/" in m for m in summary.moved)
     assert "moved:" in printable(summary)

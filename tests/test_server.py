@@ -205,3 +205,18 @@ def test_a_trickled_body_is_cut_off_at_the_body_deadline(small_index):
                 break
         sock.close()
     assert closed and sent < 1000
+
+
+def test_body_limits_follow_the_app_config():
+    from web import create_app
+    from web.server import body_limits_from_app
+
+    app = create_app({"ADMIN_TOKEN": TOKEN, "TESTING": True})
+    largest, limit = body_limits_from_app(app)
+    upload, api = app.config["MAX_UPLOAD_BYTES"], app.config["MAX_CONTENT_LENGTH"]
+    assert largest == upload > api
+    assert limit("/api/admin/documents", {"AUTHORIZATION": f"Bearer {TOKEN}"}) == upload
+    assert limit("/api/admin/documents", {"AUTHORIZATION": "Bearer wrong"}) == api
+    assert limit("/api/admin/documents", {}) == api and limit("/api/search", {"AUTHORIZATION": f"Bearer {TOKEN}"}) == api
+    no_admin = create_app({"ADMIN_TOKEN": None, "TESTING": True})
+    assert body_limits_from_app(no_admin)[0] == api
