@@ -20,15 +20,23 @@ MAX_DOCUMENT_CHARS = 3_000_000
 SIDECAR_SUFFIX = ".meta.json"
 # Candidates when a file is not UTF-8; gb18030 is a superset of GBK/GB2312.
 LEGACY_ENCODINGS = ("gb18030", "big5")
-# Zip-based formats (.docx) are refused before parsing when their directory declares more than this:
-# the XML of a 3 M-character report (MAX_DOCUMENT_CHARS) with heavy formatting stays well below 64 MB.
+# Zip-based formats (.docx) are refused before parsing when their directory declares more XML than this
+# (what the parser reads): a 3 M-character report (MAX_DOCUMENT_CHARS) with heavy formatting stays below it.
 MAX_UNZIPPED_BYTES = 64 * 1024 * 1024
-# ... or a compression ratio above this once the content passes ZIP_RATIO_FLOOR. Office XML compresses
-# 5-30x; a 112 KB file unpacking to 22 MB (200x) is a zip bomb, not a report. Small members may compress
-# better without harm, so the ratio counts only above the floor.
+# ... or more than this in all (python-docx holds every part in memory; photos are most of a big report).
+MAX_UNZIPPED_TOTAL = 512 * 1024 * 1024
+# ... or one part with a compression ratio above this once it passes ZIP_RATIO_FLOOR. Office XML compresses
+# 5-30x and photos ~1x; a 112 KB file unpacking to 22 MB (200x) is a zip bomb, not a report. Small parts may
+# compress better without harm, so the ratio counts only above the floor.
 MAX_ZIP_RATIO = 100
 ZIP_RATIO_FLOOR = 4 * 1024 * 1024
 MAX_ZIP_MEMBERS = 10_000  # a Word file has a few dozen parts, a few hundred with many images
+# Files larger than this are refused before they are read into memory. Plain text needs at most 4 bytes a
+# character in any encoding read here, so a larger .txt/.md can't be within MAX_DOCUMENT_CHARS; the others
+# carry markup, images or many documents (.jsonl) and get a generous bound.
+MAX_FILE_BYTES = {".txt": 4 * MAX_DOCUMENT_CHARS + 4, ".md": 4 * MAX_DOCUMENT_CHARS + 4,
+                  ".html": 128 * 1024 * 1024, ".htm": 128 * 1024 * 1024, ".pdf": 512 * 1024 * 1024,
+                  ".docx": 512 * 1024 * 1024, ".jsonl": 1024 * 1024 * 1024}
 # The metadata fields a sidecar or a JSONL line's "meta" may set (aliases as DocumentMeta.merged knows them).
 META_FIELDS = ("title", "issuing_body", "body", "region", "year", "published", "doc_type", "type")
 
@@ -277,17 +285,19 @@ def check_zip_budget(data: bytes, path: Path) -> None:
         raise SourceError(f"{path}: not a readable .docx/zip file ({type(exc).__name__}: {exc})") from None
     if len(members) > MAX_ZIP_MEMBERS:
         raise SourceError(f"{path}: zip archive has {len(members):,} parts (limit {MAX_ZIP_MEMBERS:,}); refused before parsing")
+    xml = sum(m.file_size for m in members if m.filename.lower().endswith((".xml", ".rels")))
+    if xml > MAX_UNZIPPED_BYTES:
+        raise SourceError(f"{path}: its XML unpacks to {xml:,} bytes (limit {MAX_UNZIPPED_BYTES:,}); refused before parsing")
     unpacked = sum(m.file_size for m in members)
-    if unpacked > MAX_UNZIPPED_BYTES:
-        raise SourceError(
-            f"{path}: unpacks to {unpacked:,} bytes (limit {MAX_UNZIPPED_BYTES:,}); refused before parsing"
-        )
-    packed = max(1, sum(m.compress_size for m in members))
-    if unpacked > ZIP_RATIO_FLOOR and unpacked / packed > MAX_ZIP_RATIO:
-        raise SourceError(
-            f"{path}: {len(data):,} bytes unpack to {unpacked:,} ({unpacked / packed:.0f}x, limit {MAX_ZIP_RATIO}x): "
-            "a zip bomb, not a report; refused before parsing"
-        )
+    if unpacked > MAX_UNZIPPED_TOTAL:
+        raise SourceError(f"{path}: unpacks to {unpacked:,} bytes (limit {MAX_UNZIPPED_TOTAL:,}); refused before parsing")
+    for member in members:
+        ratio = member.file_size / max(1, member.compress_size)
+        if member.file_size > ZIP_RATIO_FLOOR and ratio > MAX_ZIP_RATIO:
+            raise SourceError(
+                f"{path}: {len(data):,} bytes unpack to {unpacked:,} ({member.filename} {ratio:.0f}x, limit "
+                f"{MAX_ZIP_RATIO}x): a zip bomb, not a report; refused before parsing"
+            )
 
 
 def docx_to_text(data: bytes, path: Path) -> tuple[str, str]:
@@ -433,6 +443,11 @@ def read_file(path: Path, key: str | None = None) -> Iterator[RawDocument | Sour
         info = path.stat()
         if not stat.S_ISREG(info.st_mode):
             yield SourceError(f"{shown}: not a regular file ({file_kind(info.st_mode)}); skipped")
+            return
+        limit = MAX_FILE_BYTES.get(suffix)
+        if limit is not None and info.st_size > limit:
+            yield SourceError(f"{shown}: file too large ({info.st_size:,} bytes, limit {limit:,} for {suffix}); "
+                              "refused before reading; split it first")
             return
         data = path.read_bytes()
     except (OSError, RuntimeError) as exc:  # RuntimeError: a symbolic link loop

@@ -355,3 +355,54 @@ def test_a_docx_declaring_more_than_the_budget_is_refused(tmp_path, monkeypatch)
     monkeypatch.undo()
     (doc,) = list(read_file(path))  # within the budget it is an ordinary report
     assert "法治政府建设" in doc.text
+
+
+def docx_with_part(path, name: str, data: bytes) -> None:
+    """A small .docx with one extra part (a photo, or a bomb posing as one)."""
+    from tests.formats import write_docx
+
+    write_docx(REPORT, path)
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(name, data)
+
+
+def test_photos_do_not_count_as_xml_but_count_in_the_total(tmp_path, monkeypatch):
+    from indexer import sources
+
+    path = tmp_path / "photos.docx"
+    docx_with_part(path, "word/media/image1.jpeg", os.urandom(3 * 1024 * 1024))  # incompressible, like a JPEG
+    monkeypatch.setattr(sources, "MAX_UNZIPPED_BYTES", 1024 * 1024)
+    (doc,) = list(read_file(path))
+    assert "法律顾问" in doc.text
+    monkeypatch.setattr(sources, "MAX_UNZIPPED_TOTAL", 2 * 1024 * 1024)
+    (item,) = list(read_file(path))
+    assert isinstance(item, SourceError) and "refused before parsing" in str(item)
+
+
+def test_a_bomb_in_a_part_that_is_not_xml_is_refused(tmp_path):
+    path = tmp_path / "hidden.docx"
+    docx_with_part(path, "word/media/image1.png", b"\x00" * (30 * 1024 * 1024))
+    assert path.stat().st_size < 200_000
+    (item,) = list(read_file(path))
+    assert isinstance(item, SourceError) and "zip bomb" in str(item) and "image1.png" in str(item)
+
+
+def test_a_file_over_its_byte_limit_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from indexer import sources
+
+    path = tmp_path / "big.txt"
+    path.write_text(REPORT * 20, encoding="utf-8")
+    monkeypatch.setattr(sources, "MAX_FILE_BYTES", {**sources.MAX_FILE_BYTES, ".txt": 1000})
+    monkeypatch.setattr(Path, "read_bytes", lambda self: pytest.fail("read a file over its limit"))
+    (item,) = list(read_file(path))
+    assert isinstance(item, SourceError) and "big.txt" in str(item) and "refused before reading" in str(item)
+
+
+def test_a_file_under_two_given_paths_is_read_once(tmp_path):
+    corpus = copy_seeds(tmp_path / "data", "gz_ict_2019")
+    copy_seeds(corpus / "sub", "jm_ict_2024")
+    summary = index_paths([corpus, corpus / "sub", corpus / "sub" / SEEDS["jm_ict_2024"]], tmp_path / "idx",
+                          encoder=HashEncoder())
+    assert summary.documents == 2 and len(summary.added) == 2 and not summary.duplicates, summary.lines()
