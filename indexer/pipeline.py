@@ -177,7 +177,10 @@ def index_paths(
         read_files: set[str] = set()
         for path, key in tqdm(files, desc="reading", unit="file", disable=not show_progress, leave=False):
             try:
-                read_files.add(source_for(path))
+                located = source_for(path)
+                if located in read_files:  # the same file under two of the paths given (data/ and data/sub/)
+                    continue
+                read_files.add(located)
                 for item in read_file(path, key):
                     if isinstance(item, SourceError):
                         summary.skipped.append(_printable(str(item)))
