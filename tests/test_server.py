@@ -220,3 +220,13 @@ def test_body_limits_follow_the_app_config():
     assert limit("/api/admin/documents", {}) == api and limit("/api/search", {"AUTHORIZATION": f"Bearer {TOKEN}"}) == api
     no_admin = create_app({"ADMIN_TOKEN": None, "TESTING": True})
     assert body_limits_from_app(no_admin)[0] == api
+
+
+def test_errors_the_server_answers_itself_are_json_under_api(small_index):
+    with running_server(small_index) as port:
+        status, headers, body = raw_request(port, "GET /api/search?q=x HTTP/1.1\r\nHost: x\r\nContent-Length: abc")
+        assert status == 400 and headers["Content-Type"] == "application/json"
+        assert json.loads(body)["error"]["status"] == 400
+        chunked = "POST /api/similar HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json"
+        status, headers, body = raw_request(port, chunked, (b"40000\r\n" + b" " * 0x40000 + b"\r\n") * 2)
+        assert status == 413 and json.loads(body)["error"]["status"] == 413  # no Content-Length: counted as it comes

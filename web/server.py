@@ -20,7 +20,7 @@ from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
 from waitress.server import MultiSocketServer, TcpWSGIServer
 from waitress.task import ThreadedTaskDispatcher
-from waitress.utilities import RequestEntityTooLarge
+from waitress.utilities import Error, RequestEntityTooLarge
 
 # A client has this long from connecting (or from its previous response) to send its whole header block.
 # Browsers and proxies send it in one packet; nginx's client_header_timeout default is 60 s. This also
@@ -39,16 +39,21 @@ BodyLimit = Callable[[str, dict], int]  # (path, headers as waitress keys them: 
 
 
 class BodyTooLarge(RequestEntityTooLarge):
-    """A 413 answered from the headers, as JSON under /api/ (the API's error shape), as text elsewhere."""
+    """A 413 answered from the headers, before the body is read."""
 
     def __init__(self, path: str, limit: int, declared: int) -> None:
         super().__init__(f"request body of {declared:,} bytes is over the limit of {limit:,} bytes for {path}")
-        self.json = path.startswith("/api/")
+
+
+class ApiError(Error):
+    """An error waitress answers itself (413, 431, 400, 501), in the API's JSON shape, for a path under /api/."""
+
+    def __init__(self, error: Error) -> None:
+        super().__init__(error.body)
+        self.code, self.reason = error.code, error.reason
 
     def to_response(self, ident=None):
-        if not self.json:
-            return super().to_response(ident)
-        body = json.dumps({"error": {"status": self.code, "message": self.body}}).encode("utf-8")
+        body = json.dumps({"error": {"status": self.code, "message": f"{self.reason}: {self.body}"}}).encode("utf-8")
         return f"{self.code} {self.reason}", [("Content-Type", "application/json")], body
 
 
@@ -77,8 +82,10 @@ class DeadlineParser(HTTPRequestParser):
             self.completed = True
         if self.error is not None:
             self.expect_continue = False  # never invite the body of a refused request
-            if isinstance(self.error, RequestEntityTooLarge) and not isinstance(self.error, BodyTooLarge):
-                self.error = BodyTooLarge(self.path or "/", self.body_limit, self.content_length)
+            if type(self.error) is RequestEntityTooLarge:  # waitress's own, over max_request_body_size
+                self.error = BodyTooLarge(self.path or "/", self.body_limit, self.content_length or self.body_bytes_received)
+            if (self.path or "").startswith("/api/") and not isinstance(self.error, ApiError):
+                self.error = ApiError(self.error)
             return len(data)  # the rest of this read is the refused body, not a next request
         return consumed
 
