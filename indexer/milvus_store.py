@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import uuid
 from contextlib import contextmanager
@@ -106,6 +107,7 @@ class MilvusStore:
     def publish(self, documents: list[DocumentRecord], passages: list[PassageRecord], vectors: np.ndarray,
                 manifest: dict) -> str:
         """Write a complete new version, then point the index at it; returns the version name."""
+        previous = self.current_version()
         version = time.strftime("v%Y%m%d_%H%M%S_") + uuid.uuid4().hex[:6]
         dim = int(manifest["model"]["dim"])
         passages_name, docs_name = f"{self.name}_{version}", f"{self.name}_{version}_docs"
@@ -131,7 +133,7 @@ class MilvusStore:
         self.client.upsert(self.meta_collection, [{"key": "current", "manifest": json.dumps(full, ensure_ascii=False),
                                                    "placeholder": PLACEHOLDER}])
         self.client.flush(self.meta_collection)
-        self._drop_old(version)
+        self._drop_old({version, previous})
         return version
 
     def _create_passages(self, collection: str, dim: int) -> None:
@@ -204,13 +206,16 @@ class MilvusStore:
         for start in range(0, len(rows), INSERT_BATCH):
             self.client.insert(collection, rows[start : start + INSERT_BATCH])
 
-    def _drop_old(self, keep: str) -> None:
-        """Drop unfinished or superseded versions, keeping the newest KEEP_VERSIONS (readers may hold the last)."""
-        prefix = f"{self.name}_v"
-        versions = sorted({c[len(self.name) + 1 :].removesuffix("_docs") for c in self.client.list_collections()
-                           if c.startswith(prefix)})
-        for old in versions[:-KEEP_VERSIONS]:
-            if old != keep:
+    def _drop_old(self, keep: set[str | None]) -> None:
+        """Drop every version but the new one and the one it replaced (KEEP_VERSIONS; readers may hold it).
+
+        Kept by name, not by age: collections left by a publish killed before the switch never take the
+        previous version's place.
+        """
+        shape = re.compile(rf"{re.escape(self.name)}_(v\d{{8}}_\d{{6}}_[0-9a-f]{{6}})(?:_docs)?")  # not another index's
+        versions = sorted({m.group(1) for c in self.client.list_collections() if (m := shape.fullmatch(c))})
+        for old in versions:
+            if old not in keep:
                 for collection in (f"{self.name}_{old}", f"{self.name}_{old}_docs"):
                     if self.client.has_collection(collection):
                         self.client.drop_collection(collection)
