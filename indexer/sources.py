@@ -317,10 +317,14 @@ def docx_to_text(data: bytes, path: Path) -> tuple[str, str]:
     except Exception as exc:  # noqa: BLE001 - python-docx raises many kinds for broken files
         raise SourceError(f"{path}: not a readable .docx file ({type(exc).__name__})") from exc
     lines, title = [], document.core_properties.title or ""
+    size = 0
     for paragraph in document.paragraphs:
         text = paragraph.text.strip()
         if not text:
             continue
+        size += len(text) + 1
+        if size > MAX_DOCUMENT_CHARS:  # stop reading now rather than after the last paragraph
+            raise SourceError(f"{path}: document too large (over {MAX_DOCUMENT_CHARS:,} characters); split it first")
         style_id = paragraph._p.style  # noqa: SLF001 - the w:pStyle id; None means the default style
         style = styles.get(style_id, default_name) if style_id else default_name
         level = re.search(r"(?:Heading|标题)\s*(\d)", style)
