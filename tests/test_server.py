@@ -121,7 +121,10 @@ class Tricklers:
                     sock.close()
                     self.socks[i] = self._open()
             time.sleep(0.1)
-        for sock in self.socks:
+        time.sleep(0.2)
+        for sock in self.socks:  # a last look: connections closed since the last round count too
+            if not self._send(sock, b"X"):
+                self.cut_off += 1
             sock.close()
 
 
