@@ -26,7 +26,7 @@ from tests.fakes import HashEncoder
 pytestmark = pytest.mark.soak
 
 SEED = 15
-KILLS = 8  # indexer runs killed at a random moment; one more then runs to the end
+KILLS = 6  # indexer runs killed at a random moment; one more then runs to the end
 TOKEN = "soak-token"
 SERVER = textwrap.dedent("""
     import sys
