@@ -224,10 +224,12 @@ def index_paths(
 
 def _is_gone(source: str, read_files: set[str], read_sources: set[str]) -> bool:
     """True when a document's file no longer exists, or its JSONL line vanished from a file just read."""
+    if source in read_sources:
+        return False
     path, key = split_source(source)
-    if path not in read_files and not source_exists(source):
-        return True
-    return bool(key) and path in read_files and source not in read_sources
+    if key and path in read_files:
+        return not source_exists(source, whole=True)  # its JSONL file was read, without this line
+    return not source_exists(source)
 
 
 def _printable(text: str) -> str:

@@ -125,9 +125,13 @@ def split_source(source: str) -> tuple[str, str]:
     return source, ""
 
 
-def source_exists(source: str) -> bool:
-    """True when the file a stored source names is still there."""
-    return shown_path(split_source(source)[0]) is not None
+def source_exists(source: str, whole: bool = False) -> bool:
+    """True when the file a stored source names is still there (the source itself, a file whose name only
+    looks like 'x.jsonl#key', counts too; with `whole`, only that)."""
+    if shown_path(source) is not None:
+        return True
+    path, key = split_source(source)
+    return not whole and bool(key) and shown_path(path) is not None
 
 
 def without_surrogates(text: str) -> tuple[str, bool]:

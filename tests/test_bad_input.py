@@ -151,6 +151,11 @@ def test_a_hash_in_a_file_name_is_part_of_the_name(tmp_path):
     again = index_paths([corpus], tmp_path / "idx", encoder=enc, prune=True)
     assert not again.removed and len(again.unchanged) == 2
     assert sorted(d.name for d in list_documents(tmp_path / "idx")) == ["lines#1.jsonl#x#y", "report#2023.txt"]
+    (corpus / "notes.jsonl#draft.txt").write_text(REPORT + "二是", encoding="utf-8")  # a .txt, despite its name
+    assert index_paths([corpus], tmp_path / "idx", encoder=enc).documents == 3
+    other = copy_seeds(tmp_path / "other", "gz_ict_2019")
+    elsewhere = index_paths([other], tmp_path / "idx", encoder=enc, prune=True)  # not read, but still there
+    assert not elsewhere.removed and elsewhere.documents == 4
     assert split_source("/d/report#2023.txt") == ("/d/report#2023.txt", "")
     assert split_source("/d/a#b.jsonl#k#1") == ("/d/a#b.jsonl", "k#1")
 
