@@ -1,5 +1,6 @@
 """Admin endpoints: absent without a token, 401 without the right one, and they really change the index."""
 
+from core.settings import Settings
 import io
 import shutil
 
@@ -19,8 +20,8 @@ def admin_client(tmp_path):
     corpus = copy_seeds(tmp_path / "corpus", "gz_ict_2019")
     enc = HashEncoder()
     index_paths([corpus], tmp_path / "idx", encoder=enc)
-    app = create_app({"ENGINE": SearchEngine(tmp_path / "idx", encoder=enc), "INDEX_DIR": str(tmp_path / "idx"),
-                      "ADMIN_TOKEN": TOKEN, "REINDEX_PATHS": [str(corpus)], "TESTING": True})
+    app = create_app(Settings(index=str(tmp_path / "idx"), admin_token=TOKEN, reindex_paths=(str(corpus),)),
+                     engine=SearchEngine(tmp_path / "idx", encoder=enc), testing=True)
     return app.test_client(), corpus
 
 
@@ -30,7 +31,7 @@ def auth(token=TOKEN):
 
 def test_admin_endpoints_do_not_exist_without_a_configured_token(tmp_path, monkeypatch):
     monkeypatch.delenv("FAZHI_ADMIN_TOKEN", raising=False)
-    client = create_app({"INDEX_DIR": str(tmp_path)}).test_client()
+    client = create_app(Settings.load(flags={"index": str(tmp_path)})).test_client()
     assert client.post("/api/admin/reindex", headers=auth()).status_code == 404
     assert client.delete("/api/admin/documents/x", headers=auth()).status_code == 404
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from indexer.boilerplate import strip_boilerplate
-from indexer.normalize import matching_form
+from core.boilerplate import strip_boilerplate
+from core.textform import matching_form
 
 PADDING = ("2024年，我局坚持以习近平新时代中国特色社会主义思想为指导，全面贯彻党的二十大及二十届三中全会精神，"
            "深入学习贯彻习近平法治思想和习近平总书记重要讲话精神，")

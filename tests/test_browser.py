@@ -27,7 +27,7 @@ def server(engine):
 
     from web import create_app
 
-    app = create_app({"ENGINE": engine})
+    app = create_app(engine=engine)
     srv = waitress.server.create_server(app, host="127.0.0.1", port=0, threads=4)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()

@@ -12,7 +12,7 @@ from tests.conftest import DATA, SEEDS
 
 def fazhi(*args, env=None):
     return subprocess.run(
-        [sys.executable, "-m", "web.cli", *args], capture_output=True, text=True, timeout=300,
+        [sys.executable, "-m", "cli.main", *args], capture_output=True, text=True, timeout=300,
         env={**os.environ, **(env or {})},
     )
 

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from indexer import store
-from search import dense as dense_module
-from search.dense import DenseIndex
+from core.storage.embedded import store
+from core.storage.embedded import dense as dense_module
+from core.storage.embedded.dense import DenseIndex
 
 
 def unit_rows(n: int, dim: int = 32, seed: int = 1) -> np.ndarray:

@@ -5,7 +5,7 @@ import io
 
 import pytest
 
-from indexer.store import DocumentRecord
+from core.records import DocumentRecord
 from search.filters import Filters, facet_counts
 from tests.conftest import SEEDS
 

@@ -1,6 +1,7 @@
 """The Milvus backend against Milvus Lite: in-process (.db path) and as `milvus-lite server` (URI), parity
 with the embedded backend, filters as expressions, grouping, records, deletes and the CLI."""
 
+from core.settings import Settings
 import socket
 import subprocess
 import sys
@@ -12,11 +13,12 @@ import pytest
 pytest.importorskip("pymilvus", reason="pymilvus is not installed (pip install 'fazhi-search[milvus]')")
 pytest.importorskip("milvus_lite", reason="Milvus Lite is not installed (pip install 'milvus-lite[chinese]')")
 
-from indexer.backend import open_storage  # noqa: E402
-from indexer.pipeline import ModelMismatchError, delete_documents, index_paths, list_documents  # noqa: E402
+from core.storage import open_storage  # noqa: E402
+from core.errors import ModelMismatchError
+from indexer.pipeline import delete_documents, index_paths, list_documents  # noqa: E402
 from search.engine import SearchEngine  # noqa: E402
 from search.filters import Filters  # noqa: E402
-from search.milvus_reader import filter_expression  # noqa: E402
+from core.storage.milvus.reader import filter_expression  # noqa: E402
 from tests.conftest import DATA, SEEDS, copy_seeds  # noqa: E402
 from tests.fakes import HashEncoder  # noqa: E402
 
@@ -29,7 +31,7 @@ QUERIES = ["法律顾问", "公平竞争审查", "行政执法全过程记录", 
 def milvus_storage(uri: str, name: str = "fazhi"):
     """A Milvus storage, or a skip naming why Lite cannot serve here (e.g. its jieba extra is missing)."""
     try:
-        return open_storage("unused", "milvus", uri, collection=name)
+        return open_storage(Settings(backend="milvus", milvus_uri=uri, milvus_collection=name))
     except RuntimeError as exc:
         pytest.skip(f"Milvus Lite cannot start here: {exc}")
 
@@ -185,7 +187,7 @@ def test_web_app_on_milvus(hash_pair):
     from web import create_app
 
     _, milvus, storage = hash_pair
-    client = create_app({"STORAGE": storage, "ENGINE": milvus, "TESTING": True}).test_client()
+    client = create_app(storage=storage, engine=milvus, testing=True).test_client()
     answer = client.get("/api/search", query_string={"q": "公平竞争审查", "k": 3})
     assert answer.status_code == 200 and len(answer.get_json()["results"]) == 3
     page = client.get("/", query_string={"q": "法律顾问"})
@@ -195,7 +197,7 @@ def test_web_app_on_milvus(hash_pair):
 @pytest.mark.model
 def test_real_model_parity_and_cli(tmp_path, engine, real_encoder):
     """The real model: Milvus ranks the seeds' queries like the embedded index, and the CLI drives it."""
-    from web.cli import main
+    from cli.main import main
 
     db = str(tmp_path / "cli.db")
     assert main(["--backend", "milvus", "--milvus-uri", db, "index", "--quiet", str(DATA)]) == 0
@@ -205,7 +207,7 @@ def test_real_model_parity_and_cli(tmp_path, engine, real_encoder):
 
 
 def test_cli_names_what_is_wrong_with_a_milvus_setting(tmp_path, capsys):
-    from web.cli import main
+    from cli.main import main
 
     assert main(["--backend", "milvus", "list"]) == 2
     assert "needs --milvus-uri" in capsys.readouterr().err

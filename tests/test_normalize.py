@@ -1,6 +1,6 @@
 """OpenCC t2s matching form, script detection, tokens."""
 
-from indexer.normalize import matching_form, script_of, to_simplified, token_spans, tokenize
+from core.textform import matching_form, script_of, to_simplified, token_spans, tokenize
 
 
 def test_t2s_fixes_bad_machine_conversion_and_keeps_length():

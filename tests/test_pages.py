@@ -1,5 +1,6 @@
 """The HTML pages through the Flask test client."""
 
+from core.settings import Settings
 import pytest
 
 from indexer.pipeline import index_paths
@@ -47,7 +48,7 @@ def test_text_is_escaped_everywhere(tmp_path):
         "一、总体情况\n（一）加强领导。<script>alert('x')</script>法律顾问参与合法性审查，提升依法行政水平和能力。", encoding="utf-8")
     enc = HashEncoder()
     index_paths([folder], tmp_path / "idx", encoder=enc)
-    app = create_app({"ENGINE": SearchEngine(tmp_path / "idx", encoder=enc), "TESTING": True})
+    app = create_app(engine=SearchEngine(tmp_path / "idx", encoder=enc), testing=True)
     client = app.test_client()
     for html in (
         client.get("/", query_string={"q": "法律顾问"}).get_data(as_text=True),
@@ -59,7 +60,7 @@ def test_text_is_escaped_everywhere(tmp_path):
 
 
 def test_pages_without_index_explain_what_to_do(tmp_path):
-    app = create_app({"INDEX_DIR": str(tmp_path / "none"), "TESTING": True})
+    app = create_app(Settings(index=str(tmp_path / "none")), testing=True)
     r = app.test_client().get("/", query_string={"q": "法律顾问"})
     assert r.status_code == 503 and "fazhi index" in r.get_data(as_text=True)
     assert app.test_client().get("/api/health").status_code == 503
@@ -73,7 +74,7 @@ def test_more_results_link_widens_the_list(tmp_path):
         (folder / f"r{i}.txt").write_text(f"一、总体情况\n{body}", encoding="utf-8")
     enc = HashEncoder()
     index_paths([folder], tmp_path / "idx", encoder=enc)
-    client = create_app({"ENGINE": SearchEngine(tmp_path / "idx", encoder=enc), "TESTING": True}).test_client()
+    client = create_app(engine=SearchEngine(tmp_path / "idx", encoder=enc), testing=True).test_client()
     first = client.get("/", query_string={"q": "法律顾问"}).get_data(as_text=True)
     assert first.count('class="hit"') == 20 and "更多结果" in first and "page=2" in first
     second = client.get("/", query_string={"q": "法律顾问", "page": 2}).get_data(as_text=True)

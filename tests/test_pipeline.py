@@ -4,9 +4,10 @@ import shutil
 
 import pytest
 
-from indexer import store
-from indexer.pipeline import ModelMismatchError, index_paths
-from indexer.store import current_version_dir, load_documents, load_passages
+from core.storage.embedded import store
+from core.errors import IndexNotFoundError, ModelMismatchError
+from indexer.pipeline import index_paths
+from core.storage.embedded.store import current_version_dir, load_documents, load_passages
 from search.engine import SearchEngine
 from tests.conftest import SEEDS, copy_seeds
 from tests.fakes import HashEncoder
@@ -121,7 +122,7 @@ def test_other_model_is_refused_with_the_model_the_index_needs(tmp_path, corpus)
 
 
 def test_missing_index_says_how_to_build_one(tmp_path):
-    with pytest.raises(store.IndexNotFoundError, match="fazhi index"):
+    with pytest.raises(IndexNotFoundError, match="fazhi index"):
         SearchEngine(tmp_path / "none", encoder=HashEncoder())
 
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from indexer.pipeline import build_document, delete_documents, index_paths, list_documents
 from indexer.sources import RawDocument, SourceError, read_file
-from indexer.store import current_version_dir
+from core.storage.embedded.store import current_version_dir
 from indexer.structure import parse_passages
 from search.engine import SearchEngine
 from tests.conftest import DATA, ROOT, SEEDS, copy_seeds
@@ -26,7 +26,7 @@ from tests.fakes import HashEncoder
 INDEXER_SCRIPT = textwrap.dedent("""
     import sys, time
     sys.path.insert(0, {root!r})
-    from indexer import store
+    from core.storage.embedded import store
     from indexer.pipeline import index_paths
     from tests.fakes import HashEncoder
 
@@ -91,7 +91,7 @@ def test_server_keeps_answering_while_reindexing_and_switches(tmp_path):
     corpus = copy_seeds(tmp_path / "corpus", "gz_ict_2019")
     enc = HashEncoder()
     index_paths([corpus], tmp_path / "idx", encoder=enc)
-    app = create_app({"ENGINE": SearchEngine(tmp_path / "idx", encoder=enc), "TESTING": True})
+    app = create_app(engine=SearchEngine(tmp_path / "idx", encoder=enc), testing=True)
     server = waitress.server.create_server(app, host="127.0.0.1", port=0, threads=4)
     port = server.effective_port
     thread = threading.Thread(target=server.run, daemon=True)
@@ -219,15 +219,15 @@ def test_cli_list_delete_and_quiet_progress(tmp_path):
     corpus = copy_seeds(tmp_path / "corpus", "gz_ict_2019")
     index_paths([corpus], tmp_path / "idx", encoder=HashEncoder("intfloat/multilingual-e5-small"))
     env = {**os.environ, "FAZHI_INDEX": str(tmp_path / "idx")}
-    listed = subprocess.run([sys.executable, "-m", "web.cli", "list", "--json"], capture_output=True, text=True,
+    listed = subprocess.run([sys.executable, "-m", "cli.main", "list", "--json"], capture_output=True, text=True,
                             env=env, cwd=ROOT, timeout=120)
     assert listed.returncode == 0, listed.stderr
     (doc,) = json.loads(listed.stdout)
     assert doc["name"] == SEEDS["gz_ict_2019"] and "text" not in doc
-    bad = subprocess.run([sys.executable, "-m", "web.cli", "delete", "nope"], capture_output=True, text=True,
+    bad = subprocess.run([sys.executable, "-m", "cli.main", "delete", "nope"], capture_output=True, text=True,
                          env=env, cwd=ROOT, timeout=120)
     assert bad.returncode == 2 and "no document nope" in bad.stderr
-    ok = subprocess.run([sys.executable, "-m", "web.cli", "delete", doc["doc_id"]], capture_output=True, text=True,
+    ok = subprocess.run([sys.executable, "-m", "cli.main", "delete", doc["doc_id"]], capture_output=True, text=True,
                         env=env, cwd=ROOT, timeout=120)
     assert ok.returncode == 0 and "removed:" in ok.stdout
     assert list_documents(tmp_path / "idx") == []

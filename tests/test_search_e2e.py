@@ -2,8 +2,10 @@
 
 import pytest
 
-from indexer.pipeline import ModelMismatchError
-from search.engine import NotFoundError, SearchEngine
+from core.errors import ModelMismatchError
+from core.errors import NotFoundError
+from core.settings import Settings
+from search.engine import SearchEngine
 from tests.conftest import SEEDS
 
 pytestmark = pytest.mark.model
@@ -80,10 +82,10 @@ def test_unknown_passage_and_empty_query_are_errors(engine):
         engine.search("   ")
 
 
-def test_searching_with_another_model_is_refused(seed_index, monkeypatch):
-    monkeypatch.setenv("FAZHI_MODEL", "BAAI/bge-small-zh-v1.5")
+def test_searching_with_another_model_is_refused(seed_index):
+    settings = Settings.load(environ={"FAZHI_MODEL": "BAAI/bge-small-zh-v1.5"})
     with pytest.raises(ModelMismatchError, match="intfloat/multilingual-e5-small"):
-        SearchEngine(seed_index)
+        SearchEngine(seed_index, settings=settings)
 
 
 def test_find_similar_marks_only_distinctive_shared_words(engine):
@@ -106,7 +108,7 @@ MEASURES = {
 
 @pytest.mark.parametrize("topic", list(MEASURES))
 def test_every_report_with_the_measure_comes_up_once_with_that_measure(engine, topic):
-    from indexer.normalize import to_simplified
+    from core.textform import to_simplified
 
     words, reports = MEASURES[topic]
     rows = engine.compare(topic).hits

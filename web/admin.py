@@ -7,15 +7,15 @@ import hmac
 import re
 from pathlib import Path
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 
+from core.errors import IndexBusyError
 from indexer.pipeline import delete_documents, index_paths
 from indexer.sources import SUPPORTED_SUFFIXES
 
-from . import get_engine, index_storage
+from .context import get_engine, index_storage, settings
 
 bp = Blueprint("admin", __name__, url_prefix="/api/admin")
-TOKEN_ENV = "FAZHI_ADMIN_TOKEN"
 
 
 def _error(status: int, message: str):
@@ -26,14 +26,14 @@ def _error(status: int, message: str):
 def _require_token():
     """Every admin request carries `Authorization: Bearer <token>`; anything else is a 401."""
     given = request.headers.get("Authorization", "")
-    expected = "Bearer " + current_app.config["ADMIN_TOKEN"]
+    expected = "Bearer " + settings().admin_token
     if not hmac.compare_digest(given.encode(), expected.encode()):
         return _error(401, "admin token missing or wrong (send 'Authorization: Bearer <token>')")
     return None
 
 
 def _upload_dir() -> Path:
-    folder = Path(current_app.config.get("UPLOAD_DIR") or Path(current_app.config["INDEX_DIR"]) / "uploads")
+    folder = Path(settings().upload_dir or Path(settings().index) / "uploads")
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
@@ -78,13 +78,11 @@ def delete(doc_id: str):
 @bp.post("/reindex")
 def reindex():
     """Re-index the uploads folder and the configured data folders (REINDEX_PATHS), pruning vanished files."""
-    paths = [Path(p) for p in current_app.config.get("REINDEX_PATHS") or []] + [_upload_dir()]
+    paths = [Path(p) for p in settings().reindex_paths] + [_upload_dir()]
     summary = index_paths(paths, index_storage(), encoder=get_engine().encoder, prune=True)
     return jsonify(_summary(summary))
 
 
-@bp.errorhandler(RuntimeError)
-def _busy(exc: RuntimeError):
-    if "another indexer" in str(exc):
-        return _error(409, str(exc))
-    raise exc
+@bp.errorhandler(IndexBusyError)
+def _busy(exc: IndexBusyError):
+    return _error(409, str(exc))

@@ -8,14 +8,11 @@ import io
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from indexer.model import ModelError
-from indexer.pipeline import ModelMismatchError
-from indexer.milvus_store import MilvusUnavailableError
-from indexer.store import IndexNotFoundError
-from search.engine import COMPARE_BY, MAX_K, NotFoundError
-from search.filters import LIST_FIELDS, Filters
+from core.errors import IndexUnavailableError, NotFoundError
+from core.filters import LIST_FIELDS, Filters
+from search.engine import COMPARE_BY, MAX_K
 
-from . import get_engine
+from .context import get_engine
 from .openapi import (
     MAX_FILTER_CHARS, MAX_FILTER_VALUES, MAX_QUERY_CHARS, MAX_TEXT_CHARS, YEAR_RANGE, openapi_document,
 )
@@ -123,15 +120,8 @@ def _not_found(exc: NotFoundError):
     return error(404, str(exc.args[0]))
 
 
-@bp.errorhandler(IndexNotFoundError)
-@bp.errorhandler(MilvusUnavailableError)
-def _no_index(exc: Exception):
-    return error(503, str(exc))
-
-
-@bp.errorhandler(ModelMismatchError)
-@bp.errorhandler(ModelError)
-def _model(exc: Exception):
+@bp.errorhandler(IndexUnavailableError)
+def _no_index(exc: IndexUnavailableError):
     return error(503, str(exc))
 
 

@@ -7,11 +7,9 @@ from urllib.parse import urlencode
 from flask import Blueprint, abort, jsonify, render_template, request, url_for
 from markupsafe import Markup, escape
 
-from indexer.milvus_store import MilvusUnavailableError
-from indexer.store import IndexNotFoundError
-from search.engine import NotFoundError
+from core.errors import IndexUnavailableError, NotFoundError
 
-from . import get_engine
+from .context import get_engine
 from .api import MAX_QUERY_CHARS, MAX_TEXT_CHARS, BadRequest, filters_from
 
 bp = Blueprint("pages", __name__)
@@ -80,8 +78,7 @@ def _not_found(exc):
     return render_template("error.html", message=exc.description, status=exc.code), exc.code
 
 
-@bp.app_errorhandler(IndexNotFoundError)
-@bp.app_errorhandler(MilvusUnavailableError)
+@bp.app_errorhandler(IndexUnavailableError)
 def _no_index(exc):
     return render_template("error.html", message=str(exc), status=503), 503
 

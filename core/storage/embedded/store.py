@@ -11,13 +11,18 @@ import sqlite3
 import time
 import uuid
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
-FORMAT_VERSION = 2
+from ...errors import IndexBusyError, IndexNotFoundError
+from ...model import ModelInfo
+from ...records import (
+    DOCUMENT_FIELDS, KEEP_VERSIONS, PASSAGE_FIELDS, DocumentRecord, Manifest, PassageRecord, document_from_row, document_row, passage_from_row,
+    passage_row,
+)
+
 CURRENT = "CURRENT"
 EXACT_MAX = 200_000  # passages searched exactly (FlatIP); above this, IVF
 IVF_TRAIN_PER_CELL = 40  # k-means training sample: this many vectors per cell (FAISS asks for ≥ 39)
@@ -26,7 +31,6 @@ IVF_NPROBES = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)  # tried in orde
 IVF_TARGET_RECALL = 0.98  # recall@10 against exact search that the tuning aims for
 IVF_TUNING_NOISE = 1.5  # |noise| of a tuning pseudo-query, relative to the unit vector it starts from
 IVF_TUNING_QUERIES = 200
-KEEP_VERSIONS = 2  # the current one and the one before it, for readers still holding it
 
 SCHEMA = """
 CREATE TABLE documents (
@@ -42,46 +46,8 @@ CREATE TABLE passages (
 );
 CREATE INDEX passages_doc ON passages(doc_id, ordinal);
 """
-
-
-class IndexNotFoundError(FileNotFoundError):
-    """No published index in the directory."""
-
-
-@dataclass
-class DocumentRecord:
-    """A document as stored: cleaned original text and its metadata."""
-
-    doc_id: str
-    source: str
-    name: str
-    content_hash: str
-    text: str
-    title: str
-    display_title: str
-    issuing_body: str = ""
-    region: str = ""
-    year: str = ""
-    doc_type: str = ""
-    script: str = ""
-    published: str = ""
-    n_passages: int = 0
-
-
-@dataclass
-class PassageRecord:
-    """A passage as stored; `match_text` is what BM25 and the encoder saw, `tokens` its jieba tokens."""
-
-    passage_id: str
-    doc_id: str
-    ordinal: int
-    start: int
-    end: int
-    heading_path: list[str]
-    kind: str
-    text: str
-    match_text: str
-    tokens: list[str] = field(default_factory=list)
+DOCUMENT_COLUMNS = DOCUMENT_FIELDS
+PASSAGE_COLUMNS = ("pos",) + PASSAGE_FIELDS
 
 
 @contextmanager
@@ -92,7 +58,7 @@ def writer_lock(index_dir: Path) -> Iterator[None]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise RuntimeError(f"another indexer is writing to {index_dir}; try again when it has finished") from None
+            raise IndexBusyError(f"another indexer is writing to {index_dir}; try again when it has finished") from None
         yield
 
 
@@ -109,9 +75,9 @@ def current_version_dir(index_dir: Path) -> Path:
     return folder
 
 
-def read_manifest(version_dir: Path) -> dict:
+def read_manifest(version_dir: Path) -> Manifest:
     """The manifest of a version: model, counts, creation time."""
-    return json.loads((version_dir / "manifest.json").read_text(encoding="utf-8"))
+    return Manifest.from_json(json.loads((version_dir / "manifest.json").read_text(encoding="utf-8")))
 
 
 def connect(version_dir: Path) -> sqlite3.Connection:
@@ -125,7 +91,7 @@ def connect(version_dir: Path) -> sqlite3.Connection:
 def load_documents(version_dir: Path) -> list[DocumentRecord]:
     """All documents of a version."""
     with connect(version_dir) as conn:
-        return [DocumentRecord(**dict(row)) for row in conn.execute("SELECT * FROM documents ORDER BY name")]
+        return [document_from_row(row) for row in conn.execute("SELECT * FROM documents ORDER BY name")]
 
 
 def load_passages(version_dir: Path) -> list[PassageRecord]:
@@ -133,15 +99,6 @@ def load_passages(version_dir: Path) -> list[PassageRecord]:
     with connect(version_dir) as conn:
         rows = conn.execute("SELECT * FROM passages ORDER BY pos").fetchall()
     return [passage_from_row(row) for row in rows]
-
-
-def passage_from_row(row: sqlite3.Row) -> PassageRecord:
-    """A PassageRecord from a passages table row."""
-    data = dict(row)
-    data.pop("pos", None)
-    data["heading_path"] = json.loads(data["heading_path"])
-    data["tokens"] = data["tokens"].split(" ") if data["tokens"] else []
-    return PassageRecord(**data)
 
 
 def build_dense_index(vectors: np.ndarray, dim: int):
@@ -208,7 +165,8 @@ def read_dense_index(version_dir: Path):
     index = faiss.read_index(str(version_dir / "dense.faiss"))
     if isinstance(index, faiss.IndexIVF):
         index.make_direct_map()
-        index.nprobe = int(read_manifest(version_dir).get("dense", {}).get("nprobe", IVF_NPROBE))
+        dense = json.loads((version_dir / "manifest.json").read_text(encoding="utf-8")).get("dense", {})
+        index.nprobe = int(dense.get("nprobe", IVF_NPROBE))
     return index
 
 
@@ -220,7 +178,7 @@ def load_vectors(version_dir: Path) -> np.ndarray:
 
 def publish(
     index_dir: Path, documents: list[DocumentRecord], passages: list[PassageRecord],
-    vectors: np.ndarray, manifest: dict,
+    vectors: np.ndarray, model: ModelInfo,
 ) -> Path:
     """Write a complete new version beside the old one, then point CURRENT at it in one rename."""
     import bm25s
@@ -235,23 +193,13 @@ def publish(
     try:
         conn = sqlite3.connect(tmp / "index.sqlite")
         conn.executescript(SCHEMA)
-        conn.executemany(
-            "INSERT INTO documents VALUES (:doc_id,:source,:name,:content_hash,:text,:title,:display_title,"
-            ":issuing_body,:region,:year,:doc_type,:script,:published,:n_passages)",
-            [asdict(d) for d in documents],
-        )
-        conn.executemany(
-            "INSERT INTO passages VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            [
-                (pos, p.passage_id, p.doc_id, p.ordinal, p.start, p.end,
-                 json.dumps(p.heading_path, ensure_ascii=False), p.kind, p.text, p.match_text, " ".join(p.tokens))
-                for pos, p in enumerate(passages)
-            ],
-        )
+        conn.executemany(_insert_sql("documents", DOCUMENT_COLUMNS), [document_row(d) for d in documents])
+        conn.executemany(_insert_sql("passages", PASSAGE_COLUMNS),
+                         [{"pos": pos, **passage_row(p)} for pos, p in enumerate(passages)])
         conn.commit()
         conn.close()
 
-        dense, dense_info = build_dense_index(vectors, int(manifest["model"]["dim"]))
+        dense, dense_info = build_dense_index(vectors, model.dim)
         faiss.write_index(dense, str(tmp / "dense.faiss"))
 
         if passages:
@@ -259,9 +207,10 @@ def publish(
             bm25.index([p.tokens for p in passages], show_progress=False)
             bm25.save(str(tmp / "bm25"), show_progress=False)
 
-        manifest = {**manifest, "format": FORMAT_VERSION, "version": name, "dense": dense_info,
-                    "documents": len(documents), "passages": len(passages), "created": time.time()}
-        (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+        manifest = Manifest(version=name, model=model, documents=len(documents), passages=len(passages),
+                            created=time.time(), dense=dense_info)
+        (tmp / "manifest.json").write_text(json.dumps(manifest.to_json(), ensure_ascii=False, indent=1),
+                                           encoding="utf-8")
         _fsync_tree(tmp)
         final = versions / name
         os.rename(tmp, final)
@@ -271,6 +220,11 @@ def publish(
     _point_current(index_dir, name)
     _remove_old_versions(versions, keep=name)
     return final
+
+
+def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
+    """INSERT with named parameters for every column of a table."""
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)})"
 
 
 def _fsync_tree(folder: Path) -> None:

@@ -18,13 +18,19 @@ import logging
 import time
 import uuid
 from contextlib import contextmanager
-from dataclasses import asdict
 from typing import Iterator
 
 import numpy as np
 
-from .normalize import to_simplified
-from .store import FORMAT_VERSION, DocumentRecord, IndexNotFoundError, PassageRecord
+from ...errors import BackendUnavailableError, IndexNotFoundError
+from ...model import ModelInfo
+from ...records import (
+    KEEP_VERSIONS, PASSAGE_FIELDS, DocumentRecord, Manifest, PassageRecord, document_from_row, document_row,
+    passage_from_row, passage_row,
+)
+from ...settings import Settings
+from ...textform import to_simplified
+from .reader import MilvusReader
 
 DEFAULT_COLLECTION = "fazhi"
 # Milvus's jieba in exact mode without HMM over our own search-mode tokens (space-joined) keeps them as they
@@ -35,12 +41,7 @@ BM25_PARAMS = {"bm25_k1": 1.5, "bm25_b": 0.75}  # bm25s' defaults, so both backe
 TEXT_CHUNK = 8000  # characters of document text per row (VARCHAR holds at most 65,535 bytes)
 INSERT_BATCH = 500
 PAGE = 4000  # rows per query page
-KEEP_VERSIONS = 2
 PLACEHOLDER = [0.0, 1.0]
-
-
-class MilvusUnavailableError(RuntimeError):
-    """pymilvus (or Milvus Lite for a .db path) is not installed, or the server cannot be reached."""
 
 
 def connect(uri: str, token: str = ""):
@@ -54,11 +55,11 @@ def connect(uri: str, token: str = ""):
             # falls back to a client-side timestamp) as an error of its embedded gRPC server.
             logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
     except ImportError as exc:
-        raise MilvusUnavailableError("the milvus backend needs pymilvus: pip install 'fazhi-search[milvus]'") from exc
+        raise BackendUnavailableError("the milvus backend needs pymilvus: pip install 'fazhi-search[milvus]'") from exc
     try:
         return MilvusClient(uri=uri, token=token) if token else MilvusClient(uri=uri)
     except Exception as exc:  # noqa: BLE001 - connection, missing milvus-lite, bad path
-        raise MilvusUnavailableError(f"cannot open Milvus at {uri!r}: {exc}") from exc
+        raise BackendUnavailableError(f"cannot open Milvus at {uri!r}: {exc}") from exc
 
 
 def year_number(year: str) -> int:
@@ -66,34 +67,45 @@ def year_number(year: str) -> int:
     return int(year) if year.isdigit() else -1
 
 
-class MilvusStore:
+class MilvusStorage:
     """Write and read one index's collections in a Milvus instance."""
 
-    refresh_interval = 1.0  # seconds a server waits between asking for a newer version
+    refresh_interval = 1.0  # seconds a server waits between asking for a newer version (one query each)
 
     def __init__(self, uri: str, token: str = "", name: str = DEFAULT_COLLECTION) -> None:
         self.uri, self.name = uri, name
         self.location = f"Milvus {uri} (collection {name})"
         self.client = connect(uri, token)
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "MilvusStorage":
+        """The collections the settings name."""
+        if not settings.milvus_uri:
+            raise ValueError("the milvus backend needs --milvus-uri (a Milvus Lite .db path or http://host:19530)")
+        return cls(settings.milvus_uri, settings.milvus_token, settings.milvus_collection or DEFAULT_COLLECTION)
+
+    def open_reader(self) -> MilvusReader:
+        """A reader of the published version."""
+        return MilvusReader(self)
+
     # -- the pointer -------------------------------------------------------------------------
     @property
     def meta_collection(self) -> str:
         return f"{self.name}_meta"
 
-    def manifest(self) -> dict:
+    def manifest(self) -> Manifest:
         """The published version's manifest; IndexNotFoundError when nothing is published."""
         if not self.client.has_collection(self.meta_collection):
             raise IndexNotFoundError(f"no index {self.name!r} in Milvus at {self.uri}; run `fazhi index` first")
         rows = self.client.query(self.meta_collection, filter='key == "current"', output_fields=["manifest"])
         if not rows:
             raise IndexNotFoundError(f"no index {self.name!r} in Milvus at {self.uri}; run `fazhi index` first")
-        return json.loads(rows[0]["manifest"])
+        return Manifest.from_json(json.loads(rows[0]["manifest"]))
 
     def current_version(self) -> str | None:
         """The published version's name, or None."""
         try:
-            return self.manifest()["version"]
+            return self.manifest().version
         except IndexNotFoundError:
             return None
 
@@ -104,10 +116,10 @@ class MilvusStore:
 
     # -- writing -----------------------------------------------------------------------------
     def publish(self, documents: list[DocumentRecord], passages: list[PassageRecord], vectors: np.ndarray,
-                manifest: dict) -> str:
+                model: ModelInfo) -> str:
         """Write a complete new version, then point the index at it; returns the version name."""
         version = time.strftime("v%Y%m%d_%H%M%S_") + uuid.uuid4().hex[:6]
-        dim = int(manifest["model"]["dim"])
+        dim = model.dim
         passages_name, docs_name = f"{self.name}_{version}", f"{self.name}_{version}_docs"
         try:
             self._create_passages(passages_name, dim)
@@ -123,9 +135,9 @@ class MilvusStore:
                 if self.client.has_collection(collection):
                     self.client.drop_collection(collection)
             raise
-        full = {**manifest, "format": FORMAT_VERSION, "version": version, "backend": "milvus",
-                "documents": len(documents), "passages": len(passages), "created": time.time(),
-                "dense": {"type": "milvus", "index": "FLAT", "metric": "IP"}}
+        full = Manifest(version=version, model=model, documents=len(documents), passages=len(passages),
+                        created=time.time(), backend="milvus",
+                        dense={"type": "milvus", "index": "FLAT", "metric": "IP"}).to_json()
         if not self.client.has_collection(self.meta_collection):
             self._create_placeholder(self.meta_collection, {"key": 64, "manifest": 65535})
         self.client.upsert(self.meta_collection, [{"key": "current", "manifest": json.dumps(full, ensure_ascii=False),
@@ -183,16 +195,13 @@ class MilvusStore:
     def _passage_row(p: PassageRecord, vector: np.ndarray, documents: dict[str, DocumentRecord]) -> dict:
         doc = documents[p.doc_id]
         return {
-            "passage_id": p.passage_id, "doc_id": p.doc_id, "ordinal": p.ordinal, "start": p.start, "end": p.end,
-            "kind": p.kind, "heading_path": json.dumps(p.heading_path, ensure_ascii=False), "text": p.text,
-            "match_text": p.match_text, "tokens": " ".join(p.tokens), "vector": vector.tolist(),
-            "issuing_body": to_simplified(doc.issuing_body), "region": doc.region, "doc_type": doc.doc_type,
-            "script": doc.script, "year": year_number(doc.year),
+            **passage_row(p), "vector": vector.tolist(), "issuing_body": to_simplified(doc.issuing_body),
+            "region": doc.region, "doc_type": doc.doc_type, "script": doc.script, "year": year_number(doc.year),
         }
 
     @staticmethod
     def _document_rows(doc: DocumentRecord) -> list[dict]:
-        record = {k: v for k, v in asdict(doc).items() if k != "text"}
+        record = document_row(doc, with_text=False)
         chunks = [doc.text[i : i + TEXT_CHUNK] for i in range(0, len(doc.text), TEXT_CHUNK)] or [""]
         return [
             {"doc_id": f"{doc.doc_id}#{n}", "chunk": n, "record": json.dumps(record, ensure_ascii=False) if n == 0 else "",
@@ -232,14 +241,14 @@ class MilvusStore:
     def load(self) -> tuple[list[DocumentRecord], list[PassageRecord], np.ndarray]:
         """The published version's documents, passages and vectors."""
         manifest = self.manifest()
-        passages, vectors = self.version_passages(manifest["version"], with_vectors=True)
+        passages, vectors = self.version_passages(manifest.version, with_vectors=True)
         if vectors is None:
-            vectors = np.zeros((0, int(manifest["model"]["dim"])), np.float32)
-        return self.version_documents(manifest["version"]), passages, vectors
+            vectors = np.zeros((0, manifest.model.dim), np.float32)
+        return self.version_documents(manifest.version), passages, vectors
 
     def documents(self) -> list[DocumentRecord]:
         """The published version's documents."""
-        return self.version_documents(self.manifest()["version"])
+        return self.version_documents(self.manifest().version)
 
     def version_documents(self, version: str, with_text: bool = True) -> list[DocumentRecord]:
         """The version's documents (text joined from its chunks), in stored order."""
@@ -252,23 +261,14 @@ class MilvusStore:
                 records[doc_id] = json.loads(row["record"])
             texts.setdefault(doc_id, []).append((row["chunk"], row.get("text", "")))
         return [
-            DocumentRecord(**records[d], text="".join(t for _, t in sorted(texts[d]))) for d in sorted(records)
+            document_from_row({**records[d], "text": "".join(t for _, t in sorted(texts[d]))}) for d in sorted(records)
         ]
 
     def version_passages(self, version: str, with_vectors: bool = False, filter_expr: str = "") -> tuple[list[PassageRecord], np.ndarray]:
         """The version's passages in (doc_id, ordinal) order, and their vectors when asked for."""
-        fields = ["passage_id", "doc_id", "ordinal", "start", "end", "kind", "heading_path", "text", "match_text",
-                  "tokens"] + (["vector"] if with_vectors else [])
+        fields = list(PASSAGE_FIELDS) + (["vector"] if with_vectors else [])
         rows = sorted(self.rows(f"{self.name}_{version}", fields, filter_expr), key=lambda r: (r["doc_id"], r["ordinal"]))
-        records = [passage_from_milvus(r) for r in rows]
+        records = [passage_from_row(r) for r in rows]
         vectors = np.asarray([r["vector"] for r in rows], np.float32) if with_vectors and rows else None
         return records, vectors
 
-
-def passage_from_milvus(row: dict) -> PassageRecord:
-    """A PassageRecord from a passage collection row."""
-    return PassageRecord(
-        passage_id=row["passage_id"], doc_id=row["doc_id"], ordinal=int(row["ordinal"]), start=int(row["start"]),
-        end=int(row["end"]), heading_path=json.loads(row["heading_path"]), kind=row["kind"], text=row["text"],
-        match_text=row["match_text"], tokens=row["tokens"].split(" ") if row["tokens"] else [],
-    )

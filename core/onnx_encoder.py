@@ -24,6 +24,7 @@ ONNX_FILE = "model_int8.onnx"
 META_FILE = "fazhi-onnx.json"
 BUILD_FORMAT = 1  # bump when the build steps change, so old caches are rebuilt
 # Measured in benchmarks/encode.py: small batches of similar lengths are fastest on CPU (little padding).
+ONNX_BUILD_SECONDS = 35  # measured once on 2 cores (README): said to the user before a first build
 ONNX_BATCH = 4
 
 
@@ -55,6 +56,9 @@ def build_onnx_int8(model_path: str, target: Path) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if (target / META_FILE).exists():
             return target
+        logging.getLogger("fazhi").warning(
+            "first run: exporting and quantizing the int8 ONNX encoder into %s (once, about %d s)",
+            target, ONNX_BUILD_SECONDS)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
         try:
             _export(model_path, tmp)

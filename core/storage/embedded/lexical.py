@@ -33,12 +33,6 @@ class LexicalIndex:
             self._df = np.diff(np.asarray(self.bm25.scores["indptr"]))
         return int(self._df[self.bm25.vocab_dict[token]])
 
-    def distinctive(self, tokens: set[str], n: int, max_share: float = 0.1) -> list[str]:
-        """Up to n of `tokens`, rarest first: multi-character words in at most max_share of passages."""
-        limit = max(1, int(self.size * max_share))
-        known = [t for t in tokens if len(t) >= 2 and 0 < self.doc_freq(t) <= limit]
-        return sorted(known, key=lambda t: (self.doc_freq(t), t))[:n]
-
     def top(self, tokens: list[str], n: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
         """(position, score) of the n best-scoring passages with a positive score, best first."""
         scores = self.scores(tokens)

