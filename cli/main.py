@@ -59,12 +59,19 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def configure_logging(verbose: bool) -> None:
-    """Our own notices (first-run builds) on stderr; the libraries' debug chatter only with -v."""
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(name)s: %(message)s")
+    """Our own notices (first-run builds) on stderr; the libraries' debug chatter only with -v.
+
+    Libraries set their own loggers' levels when imported (bm25s logs each build at DEBUG), so the
+    filter sits on the handler: below WARNING only the "fazhi" logger passes, unless -v.
+    """
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
     if not verbose:
-        for noisy in ("bm25s", "jieba", "faiss", "urllib3", "httpx", "sentence_transformers", "onnxruntime"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
-    logging.getLogger("fazhi").setLevel(logging.INFO if not verbose else logging.DEBUG)
+        handler.addFilter(lambda r: r.levelno >= logging.WARNING or r.name.split(".")[0] == "fazhi")
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    logging.getLogger("fazhi").setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
 def main(argv: list[str] | None = None) -> int:

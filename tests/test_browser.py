@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import shutil
 import threading
@@ -12,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, SEEDS
+from tests.exports import read_csv_export
+from web.api import COMPARE_COLUMNS
 
 pytestmark = pytest.mark.model
 CHROMIUM = os.environ.get("FAZHI_CHROMIUM", "/usr/bin/chromium")
@@ -137,7 +137,7 @@ def test_compare_view_and_csv_export(page):
     with page.expect_download() as info:
         page.locator("a", has_text="导出 CSV").click()
     text = Path(info.value.path()).read_text(encoding="utf-8-sig")
-    rows = list(csv.DictReader(io.StringIO(text)))
+    _, rows = read_csv_export(text, COMPARE_COLUMNS)
     assert len(rows) == 5 and rows[0]["rank"] == "1" and "公平" in "".join(r["text"] for r in rows)
 
 

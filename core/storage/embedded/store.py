@@ -8,6 +8,7 @@ import math
 import os
 import shutil
 import sqlite3
+import threading
 import time
 import uuid
 from contextlib import contextmanager
@@ -50,16 +51,39 @@ DOCUMENT_COLUMNS = DOCUMENT_FIELDS
 PASSAGE_COLUMNS = ("pos",) + PASSAGE_FIELDS
 
 
+_HELD: dict[str, tuple[int, int]] = {}  # index folder → (thread holding its lock, how many times)
+_HELD_GUARD = threading.Lock()
+
+
 @contextmanager
 def writer_lock(index_dir: Path) -> Iterator[None]:
-    """One indexer at a time per index directory."""
+    """One indexer at a time per index directory; the thread that holds it may take it again (admin upload
+    takes it before storing the file, then indexes under it)."""
     index_dir.mkdir(parents=True, exist_ok=True)
+    key, me = str(index_dir.resolve()), threading.get_ident()
+    with _HELD_GUARD:
+        owner, count = _HELD.get(key, (None, 0))
+        if owner == me:
+            _HELD[key] = (me, count + 1)
+    if owner == me:
+        try:
+            yield
+        finally:
+            with _HELD_GUARD:
+                _HELD[key] = (me, _HELD[key][1] - 1)
+        return
     with open(index_dir / ".write.lock", "w") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise IndexBusyError(f"another indexer is writing to {index_dir}; try again when it has finished") from None
-        yield
+        with _HELD_GUARD:
+            _HELD[key] = (me, 1)
+        try:
+            yield
+        finally:
+            with _HELD_GUARD:
+                _HELD.pop(key, None)
 
 
 def current_version_dir(index_dir: Path) -> Path:
