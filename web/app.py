@@ -11,7 +11,7 @@ from core.settings import Settings
 from core.storage import IndexStorage
 from search.engine import SearchEngine
 
-from . import errors
+from .errors import ErrorResponse, error_response, register_errors, validation_error
 from .admin import bp as admin_bp
 from .api import bp as api_bp
 from .context import ENGINE, SETTINGS, STORAGE
@@ -31,8 +31,8 @@ def create_app(settings: Settings | None = None, *, engine: SearchEngine | None 
     settings = settings or Settings()
     app = OpenAPI(__name__, info=Info(title="法治检索 fazhi-search API", version="1"), doc_ui=False,
                   security_schemes={"bearer": {"type": "http", "scheme": "bearer"}},
-                  validation_error_status=400, validation_error_model=errors.ErrorResponse,
-                  validation_error_callback=errors.validation_error)
+                  validation_error_status=400, validation_error_model=ErrorResponse,
+                  validation_error_callback=validation_error)
     app.config.update(TESTING=testing, MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES, MAX_UPLOAD_BYTES=MAX_UPLOAD_BYTES)
     app.json.ensure_ascii = False
     app.extensions.update({SETTINGS: settings, "fazhi_engine_lock": threading.Lock()})
@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None, *, engine: SearchEngine | None 
     app.register_blueprint(pages_bp)
     app.add_url_rule("/api/openapi.json", "openapi", lambda: jsonify(app.api_doc))
     app.before_request(_limit_request)
-    errors.register(app)
+    register_errors(app)
     return app
 
 
@@ -55,7 +55,7 @@ def _limit_request():
     if request.path.startswith("/api/admin/"):
         request.max_content_length = MAX_UPLOAD_BYTES
     elif request.is_json and request.content_length and _nests_deep(request.get_data(cache=True)):
-        return errors.error_response(400, f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels")
+        return error_response(400, f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels")
     return None
 
 

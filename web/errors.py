@@ -39,7 +39,7 @@ def validation_error(exc: ValidationError):
     return make_response(error_response(400, problem(exc)))
 
 
-def register(app: Flask) -> None:
+def register_errors(app: Flask) -> None:
     """Install the handlers on the app (one place for every layer's errors)."""
 
     @app.errorhandler(HTTPException)
