@@ -130,6 +130,18 @@ class Settings:
         return rows
 
 
+def settings_table() -> str:
+    """The Markdown table of every setting, as the README shows it (a test keeps the two the same)."""
+    defaults = Settings(cache_dir="~/.cache/fazhi-search")
+    lines = ["| setting (TOML key) | flag | variable | default | what |", "|---|---|---|---|---|"]
+    for o in OPTIONS:
+        value = getattr(defaults, o.name)
+        shown = os.pathsep.join(value) if isinstance(value, tuple) else str(value)
+        lines.append(f"| `{o.name}` | {f'`{o.flag}`' if o.flag else '–'} | `{o.env}` | {f'`{shown}`' if shown else '–'} "
+                     f"| {o.help} |")
+    return "\n".join(lines)
+
+
 def _read_config(path: Path) -> dict[str, Any]:
     """The settings in a TOML file; unknown keys are refused with their names."""
     try:

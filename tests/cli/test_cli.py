@@ -43,3 +43,23 @@ def test_index_with_index_env_and_summary(tmp_path):
     assert "1 added" in r.stdout and "missing.txt: no such file" in r.stdout
     assert "\r" not in r.stderr and "passage/s" not in r.stderr  # no progress bar when not on a terminal
     assert (target / "CURRENT").exists()
+
+
+@pytest.mark.model
+def test_library_debug_logs_only_with_verbose(tmp_path):
+    quiet = fazhi("--index", str(tmp_path / "a"), "index", str(DATA / SEEDS["bureau_2022"]))
+    assert quiet.returncode == 0, quiet.stderr
+    assert "bm25s" not in quiet.stderr and "DEBUG" not in quiet.stderr
+    loud = fazhi("-v", "--index", str(tmp_path / "b"), "index", str(DATA / SEEDS["bureau_2022"]))
+    assert loud.returncode == 0 and "bm25s: Building index" in loud.stderr
+
+
+@pytest.mark.model
+def test_first_run_says_it_builds_the_offline_model(tmp_path):
+    r = fazhi("--runtime", "torch", "--index", str(tmp_path / "idx"), "index", str(DATA / SEEDS["bureau_2022"]),
+              env={"FAZHI_CACHE_DIR": str(tmp_path / "cache"), "HF_HUB_OFFLINE": "1"})
+    assert r.returncode == 0, r.stderr
+    assert "first run: building the offline embedding model" in r.stderr and "once, about" in r.stderr
+    again = fazhi("--runtime", "torch", "--index", str(tmp_path / "idx"), "list",
+                  env={"FAZHI_CACHE_DIR": str(tmp_path / "cache"), "HF_HUB_OFFLINE": "1"})
+    assert "first run" not in again.stderr
