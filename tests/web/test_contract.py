@@ -124,3 +124,31 @@ def test_long_page_query_is_shortened_with_a_note(client):
 def test_json_depth_counts_brackets_outside_strings():
     assert json_depth(b'{"a": [1, {"b": "[[[["}]}') == 3
     assert json_depth(b'"\\"[["') == 0
+
+
+def test_a_backend_failing_mid_request_is_503_with_retry_after(client, engine, monkeypatch):
+    def gone(*_args, **_kwargs):
+        raise ConnectionError("the Milvus server went away")
+
+    monkeypatch.setattr(engine._state, "lexical_top", gone)
+    r = client.get("/api/search", query_string={"q": "法律顾问"})
+    assert r.status_code == 503 and r.headers["Retry-After"] and "backend" in r.get_json()["error"]["message"]
+    page = client.get("/", query_string={"q": "法律顾问"})
+    assert page.status_code == 503 and "索引暂时不可用" in page.get_data(as_text=True)
+
+
+def test_ready_only_after_warm(tmp_path):
+    from core.settings import Settings
+    from indexer.pipeline import index_paths
+    from search.engine import SearchEngine
+    from tests.conftest import copy_seeds
+    from tests.fakes import HashEncoder
+    from web import create_app
+
+    enc = HashEncoder()
+    index_paths([copy_seeds(tmp_path / "c", "bureau_2022")], tmp_path / "idx", encoder=enc)
+    engine = SearchEngine(tmp_path / "idx", encoder=enc)
+    assert engine.health()["status"] == "starting" and not engine.ready
+    client = create_app(Settings(index=str(tmp_path / "idx")), engine=engine).test_client()
+    assert client.get("/api/ready").status_code == 200  # the first request warmed it
+    assert engine.ready and client.get("/api/health").get_json()["status"] == "ok"
