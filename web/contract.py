@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from core.filters import LIST_FIELDS, Filters
-from search.engine import COMPARE_BY, MAX_K
+from search.engine import COMPARE_BY, MAX_K, Hit
 
 # Request limits (the document states them, pydantic enforces them).
 MAX_QUERY_CHARS = 500  # a query box; a longer text is a selection: use /api/similar
@@ -143,28 +143,6 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
-class HitModel(BaseModel):
-    """One ranked passage."""
-
-    passage_id: str
-    doc_id: str
-    title: str
-    source: str
-    heading_path: list[str]
-    text: str
-    score: float
-    matched_terms: list[str]
-    highlights: list[list[int]]
-    kind: str
-    issuing_body: str
-    region: str
-    year: str
-    doc_type: str
-    script: str
-    published: str = ""
-    explain: dict[str, Any] | None = None
-
-
 class GroupModel(BaseModel):
     """A document's hits, in the order of its best one."""
 
@@ -191,7 +169,7 @@ class SearchResponse(BaseModel):
     version: str
     count: int
     filters: dict[str, Any]
-    results: list[HitModel]
+    results: list[Hit]  # the engine's own dataclass: the document follows the code
     groups: list[GroupModel]
     facets: dict[str, list[FacetValue]]
 
@@ -245,7 +223,7 @@ class PassageResponse(BaseModel):
     ordinal: int
 
 
-class DocumentSummary(BaseModel):
+class DocumentMeta(BaseModel):
     """A document's metadata."""
 
     doc_id: str
@@ -257,6 +235,11 @@ class DocumentSummary(BaseModel):
     doc_type: str
     script: str
     published: str
+
+
+class DocumentSummary(DocumentMeta):
+    """A document in a listing: its metadata and how many passages it has."""
+
     passages: int
 
 
@@ -277,18 +260,9 @@ class PassageSpan(BaseModel):
     kind: str
 
 
-class DocumentResponse(BaseModel):
+class DocumentResponse(DocumentMeta):
     """One document with its text and passage spans."""
 
-    doc_id: str
-    title: str
-    source: str
-    issuing_body: str
-    region: str
-    year: str
-    doc_type: str
-    script: str
-    published: str
     text: str
     passages: list[PassageSpan]
 
