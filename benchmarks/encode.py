@@ -24,7 +24,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from indexer.model import RUNTIMES, Encoder  # noqa: E402
+from core.model import Encoder
+from core.settings import RUNTIMES  # noqa: E402
 from indexer.pipeline import build_document  # noqa: E402
 from indexer.sources import RawDocument, discover, read_file  # noqa: E402
 

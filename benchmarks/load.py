@@ -146,7 +146,7 @@ def main() -> None:
 
     queries = query_pool(args.shared)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    fazhi = [sys.executable, "-m", "web.cli"]
+    fazhi = [sys.executable, "-m", "cli.main"]
     with tempfile.TemporaryDirectory() as tmp:
         index = args.index or Path(tmp) / "index"
         if args.index is None:

@@ -23,8 +23,9 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from load import QUERIES  # noqa: E402
 from quality import CachingEncoder, distractor_articles, load_jsonl  # noqa: E402
 
-from indexer.backend import open_storage  # noqa: E402
-from indexer.model import Encoder  # noqa: E402
+from core.settings import Settings
+from core.storage import open_storage  # noqa: E402
+from core.model import Encoder  # noqa: E402
 from indexer.pipeline import index_paths  # noqa: E402
 from search.engine import SearchEngine  # noqa: E402
 
@@ -46,7 +47,8 @@ def overlap(a: SearchEngine, b: SearchEngine, queries: list[str], mode: str) -> 
 
 def pair(paths: list[Path], folder: Path, encoder, milvus_uri: str, name: str) -> tuple[SearchEngine, SearchEngine]:
     embedded = open_storage(folder / f"{name}-embedded")
-    milvus = open_storage(folder / "unused", "milvus", milvus_uri or str(folder / "parity.db"), collection=name)
+    milvus = open_storage(Settings(backend="milvus", milvus_uri=milvus_uri or str(folder / "parity.db"),
+                                   milvus_collection=name))
     for storage in (embedded, milvus):
         index_paths(paths, storage, encoder=encoder)
     return SearchEngine(embedded, encoder=encoder), SearchEngine(milvus, encoder=encoder)

@@ -26,8 +26,10 @@ import opencc
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from indexer.backend import BACKENDS, open_storage  # noqa: E402
-from indexer.model import RUNTIMES, Encoder  # noqa: E402
+from core.settings import BACKENDS, Settings
+from core.storage import open_storage  # noqa: E402
+from core.model import Encoder
+from core.settings import RUNTIMES  # noqa: E402
 from indexer.pipeline import index_paths  # noqa: E402
 from indexer.structure import parse_passages  # noqa: E402
 from search.engine import SearchEngine  # noqa: E402
@@ -121,8 +123,9 @@ def build(corpus: list[dict], folder: Path, encoder, backend: str = "embedded",
         with open(source, "w", encoding="utf-8") as handle:
             for doc in corpus:
                 handle.write(json.dumps(doc, ensure_ascii=False) + "\n")
-    storage = open_storage(folder / "index", backend, milvus_uri or str(folder.parent / "milvus.db"),
-                           collection=f"stard_{folder.name.lower()}")
+    storage = open_storage(Settings(index=str(folder / "index"), backend=backend,
+                                    milvus_uri=milvus_uri or str(folder.parent / "milvus.db"),
+                                    milvus_collection=f"stard_{folder.name.lower()}"))
     started = time.perf_counter()
     summary = index_paths([source], storage, encoder=encoder)
     seconds = time.perf_counter() - started

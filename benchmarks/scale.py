@@ -43,13 +43,13 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from quality import load_jsonl  # noqa: E402
 
-from indexer import store  # noqa: E402
-from indexer.model import Encoder  # noqa: E402
-from indexer.normalize import matching_form  # noqa: E402
+from core.storage.embedded import store  # noqa: E402
+from core.model import Encoder  # noqa: E402
+from core.textform import matching_form  # noqa: E402
 from indexer.pipeline import build_document  # noqa: E402
 from indexer.sources import RawDocument  # noqa: E402
 from search.engine import SearchEngine  # noqa: E402
-from search.filters import Filters  # noqa: E402
+from core.filters import Filters  # noqa: E402
 
 CORPORA = ("cn-laws", "tw-laws", "cn-work-reports")
 NOISE_NORM = 0.2  # |noise| / |vector|: cosine to the source ≈ 1 / sqrt(1 + 0.2²) ≈ 0.98
@@ -209,14 +209,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir=args.index.parent if args.index else None) as tmp:
         index_dir = args.index or Path(tmp) / "index"
         t = time.perf_counter()
-        version = store.publish(index_dir, docs, passages, vectors, {"model": encoder.info.to_json()})
+        version = store.publish(index_dir, docs, passages, vectors, encoder.info)
         build_seconds = time.perf_counter() - t
         manifest = store.read_manifest(version)
         disk = sum(f.stat().st_size for f in version.rglob("*") if f.is_file())
         n = len(passages)
         print(f"build (publish of {n:,} passages): {build_seconds:.0f}s in all; "
               + ", ".join(f"{k} {v:.0f}s" for k, v in parts.items())
-              + f", SQLite and the rest {build_seconds - sum(parts.values()):.0f}s; dense index {manifest['dense']}")
+              + f", SQLite and the rest {build_seconds - sum(parts.values()):.0f}s; dense index {manifest.dense}")
         del docs, passages
 
         queries = [q["query"] for q in load_jsonl(args.shared / "eval" / "stard-train.jsonl")][: args.queries]
@@ -256,7 +256,7 @@ def main() -> None:
                 dense.index.nprobe = nprobe
                 found = [[p for p, _ in dense.top(v, 10)] for v in qv]
                 recall = np.mean([len(set(f) & set(e)) / 10 for f, e in zip(found, exact)])
-                mark = " (default)" if nprobe == manifest["dense"]["nprobe"] else ""
+                mark = " (default)" if nprobe == manifest.dense["nprobe"] else ""
                 print(f"| {nprobe}{mark} | {recall:.3f} | {pcts(timed(lambda v: dense.top(v, 10), qv))} |")
 
 

@@ -1,1 +1,1 @@
-"""Build side: files → documents → passages → index directory."""
+"""Build side: files → documents → passages → a published version, through a storage backend (core.storage)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, fields
 
-from .normalize import script_of, to_simplified
+from core.textform import script_of, to_simplified
 from .structure import heading_level
 
 TITLE_WORDS = re.compile(r"报告|要点|计划|方案|意见|办法|条例|规定|通知|决定|细则|规则|法$|纲要|总结|情况")

@@ -12,22 +12,21 @@ from typing import Callable
 
 import numpy as np
 
-from .boilerplate import strip_boilerplate
+from core.boilerplate import strip_boilerplate
+from core.errors import IndexNotFoundError
+from core.model import Encoder, check_model
+from core.records import DocumentRecord, PassageRecord
+from core.settings import Settings
+from core.storage import IndexStorage, open_storage
+from core.textform import matching_form, tokenize
+
 from .clean import clean_text
 from .metadata import extract_metadata
-from .model import Encoder, ModelInfo
-from .normalize import matching_form, tokenize
 from .sources import (
     RawDocument, SourceError, discover_keyed, display_path, doc_id_for, read_file, source_for, source_exists,
     split_source, without_surrogates,
 )
-from .backend import IndexStorage, open_storage
-from .store import DocumentRecord, IndexNotFoundError, PassageRecord
 from .structure import parse_passages
-
-
-class ModelMismatchError(RuntimeError):
-    """The index was built with another embedding model than the one configured."""
 
 
 @dataclass
@@ -126,33 +125,12 @@ def build_document(raw: RawDocument) -> tuple[DocumentRecord, list[PassageRecord
     return doc, passages
 
 
-def check_model_name(index_model: ModelInfo, configured_name: str, index_dir: Path | str) -> None:
-    """Refuse, before loading anything, a configured model whose name differs from the index's."""
-    if index_model.name != configured_name:
-        raise ModelMismatchError(
-            f"index {index_dir} was built with model {index_model.name!r} (dim {index_model.dim}) but the "
-            f"configured model is {configured_name!r}. Use --model {index_model.name} (or FAZHI_MODEL), "
-            f"or index into a new directory."
-        )
-
-
-def check_model(index_model: ModelInfo, configured: ModelInfo, index_dir: Path | str) -> None:
-    """Refuse to mix vectors of two models, saying which model the index needs."""
-    if not index_model.matches(configured):
-        raise ModelMismatchError(
-            f"index {index_dir} was built with model {index_model.name!r} (dim {index_model.dim}, "
-            f"fingerprint {index_model.fingerprint}) but the configured model is {configured.name!r} "
-            f"(dim {configured.dim}, fingerprint {configured.fingerprint}). Use --model {index_model.name} "
-            f"(or FAZHI_MODEL), or index into a new directory."
-        )
-
-
 EMBED_CHUNK = 128  # passages per encoder call (length-sorted), so the progress bar moves and memory stays flat
 
 
 def index_paths(
-    paths: list[Path], index_dir: Path | IndexStorage, encoder: Encoder | None = None, model_name: str | None = None,
-    progress: Callable[[str], None] | None = None, prune: bool = False, show_progress: bool = False,
+    paths: list[Path], index_dir: Path | IndexStorage | Settings, encoder: Encoder | None = None,
+    settings: Settings | None = None, progress: Callable[[str], None] | None = None, prune: bool = False, show_progress: bool = False,
 ) -> IndexSummary:
     """Add or update the documents under `paths` in the index at `index_dir`; others are kept.
 
@@ -168,7 +146,7 @@ def index_paths(
     say = progress or (lambda _msg: None)
     summary = IndexSummary()
     with storage.writer_lock():
-        encoder = encoder or Encoder(model_name)
+        encoder = encoder or Encoder.from_settings(settings or Settings())
         old_docs, old_passages, old_vectors = _previous(storage, encoder)
         files, errors = discover_keyed([Path(p) for p in paths])
         summary.skipped += [_printable(str(e)) for e in errors]
@@ -214,7 +192,7 @@ def index_paths(
                 chunk = to_embed[start : start + EMBED_CHUNK]
                 vectors[chunk] = encoder.encode_passages([all_passages[i].match_text for i in chunk])
                 bar.update(len(chunk))
-        version = storage.publish(ordered_docs, all_passages, vectors, {"model": encoder.info.to_json()})
+        version = storage.publish(ordered_docs, all_passages, vectors, encoder.info)
         summary.embedded = len(to_embed)
         summary.documents, summary.passages = len(ordered_docs), len(all_passages)
         summary.version = version
@@ -237,7 +215,7 @@ def _printable(text: str) -> str:
     return without_surrogates(text)[0]
 
 
-def delete_documents(index_dir: Path | IndexStorage, doc_ids: list[str]) -> list[str]:
+def delete_documents(index_dir: Path | IndexStorage | Settings, doc_ids: list[str]) -> list[str]:
     """Remove documents by id (no model needed); returns the sources removed. Unknown ids raise KeyError."""
     storage = open_storage(index_dir)
     with storage.writer_lock():
@@ -250,13 +228,12 @@ def delete_documents(index_dir: Path | IndexStorage, doc_ids: list[str]) -> list
         keep = [i for i, p in enumerate(passages) if p.doc_id not in doc_ids]
         storage.publish(
             [d for d in docs if d.doc_id not in doc_ids], [passages[i] for i in keep],
-            vectors[keep] if keep else np.zeros((0, int(manifest["model"]["dim"])), np.float32),
-            {"model": manifest["model"]},
+            vectors[keep] if keep else np.zeros((0, manifest.model.dim), np.float32), manifest.model,
         )
         return [d.source for d in docs if d.doc_id in doc_ids]
 
 
-def list_documents(index_dir: Path | IndexStorage) -> list[DocumentRecord]:
+def list_documents(index_dir: Path | IndexStorage | Settings) -> list[DocumentRecord]:
     """The documents of the published index."""
     return open_storage(index_dir).documents()
 
@@ -374,5 +351,5 @@ def _previous(storage: IndexStorage, encoder: Encoder) -> tuple[list[DocumentRec
         manifest = storage.manifest()
     except IndexNotFoundError:
         return [], [], np.zeros((0, encoder.dim), np.float32)
-    check_model(ModelInfo.from_json(manifest["model"]), encoder.info, storage.location)
+    check_model(manifest.model, encoder.info, storage.location)
     return storage.load()

@@ -1,1 +1,1 @@
-"""Query side: read-only search over a published index directory."""
+"""Query side: search, find-similar and compare over a published version, read through core.storage."""

@@ -10,17 +10,18 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.boilerplate import strip_boilerplate
-from indexer.model import Encoder, configured_model_name
-from indexer.normalize import matching_form, tokenize, tokenize_query
-from indexer.pipeline import check_model, check_model_name
-from indexer.backend import IndexStorage, open_storage
-from indexer.store import DocumentRecord, PassageRecord
+from core.boilerplate import strip_boilerplate
+from core.errors import NotFoundError
+from core.filters import Filters
+from core.model import Encoder, check_model, check_model_name
+from core.records import DocumentRecord, PassageRecord
+from core.settings import Settings
+from core.storage import IndexReader, IndexStorage, open_storage
+from core.textform import matching_form, tokenize, tokenize_query
 
-from .filters import Filters, facet_counts
+from .filters import facet_counts
 from .fusion import BM25_WEIGHT, DENSE_WEIGHT, RRF_K, limit_per_group, reciprocal_rank_fusion
 from .highlight import highlight_spans
-from .reader import IndexReader, open_reader
 
 CANDIDATES = 200  # per retriever, before fusion
 SIMILAR_HIGHLIGHT_TERMS = 3  # find-similar marks the rarest words a hit shares with the source, not all
@@ -29,10 +30,10 @@ MODES = ("hybrid", "bm25", "dense")
 FACET_CANDIDATES = 100  # facet counts cover the documents of this many best passages
 COMPARE_BY = ("document", "issuing_body")
 QUERY_CACHE_SIZE = 2048  # query embeddings kept (1.5 KB each)
+WARM_QUERY = "依法行政"  # any query: it loads the encoder, BM25 and FAISS pages before the first user does
+DISTINCTIVE_MAX_SHARE = 0.1  # a word in more than this share of passages is too common to mark as shared
 
-
-class NotFoundError(LookupError):
-    """A passage or document id that the index does not hold."""
+__all__ = ["Hit", "NotFoundError", "SearchEngine", "SearchResult", "distinctive"]
 
 
 @dataclass
@@ -89,18 +90,26 @@ class SearchEngine:
     """Loads the current index version and the matching model; answers search and find-similar."""
 
     def __init__(
-        self, index: Path | str | IndexStorage, encoder: Encoder | None = None, model_name: str | None = None,
+        self, index: Path | str | IndexStorage | Settings, encoder: Encoder | None = None,
+        settings: Settings | None = None,
     ) -> None:
+        self.settings = settings or (index if isinstance(index, Settings) else Settings())
         self.storage = open_storage(index)
         self.index_dir = self.storage.location
         self._encoder = encoder
-        self._model_name = configured_model_name(model_name) if encoder is None else encoder.name
-        self._state = open_reader(self.storage)
+        self._model_name = self.settings.model if encoder is None else encoder.name
+        self._state = self.storage.open_reader()
         self._check_model(self._state)
         self._reload_lock = threading.Lock()
         self._checked = time.monotonic()  # when refresh last asked the storage for its version
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
+        self.ready = False  # True once warm(): the encoder is loaded and a query has run end to end
+
+    def warm(self) -> None:
+        """Load the encoder and run one query through every stage, so no user request pays for that."""
+        self.search(WARM_QUERY, k=1)
+        self.ready = True
 
     # -- loading -----------------------------------------------------------------------------
     def _check_model(self, state: IndexReader) -> None:
@@ -112,7 +121,7 @@ class SearchEngine:
     def encoder(self) -> Encoder:
         """The query encoder, loaded on first use and checked against the index."""
         if self._encoder is None:
-            encoder = Encoder(self._model_name)
+            encoder = Encoder.from_settings(self.settings)
             check_model(self._state.model, encoder.info, self.index_dir)
             self._encoder = encoder
         return self._encoder
@@ -131,7 +140,7 @@ class SearchEngine:
         with self._reload_lock:
             if self.storage.current_version() in (None, self._state.version):
                 return False
-            state = open_reader(self.storage)
+            state = self.storage.open_reader()
             self._check_model(state)
             self._state = state
         return True
@@ -232,7 +241,7 @@ class SearchEngine:
             for (pos, score), record in zip(chosen, records)
         ]
         return SearchResult(
-            hits, query=query, version=state.manifest["version"], groups=group_by_document(hits), facets=facets,
+            hits, query=query, version=state.version, groups=group_by_document(hits), facets=facets,
             filters=filters,
         )
 
@@ -257,7 +266,7 @@ class SearchEngine:
     ) -> Hit:
         doc = state.documents[p.doc_id]
         if shared_marks:  # find-similar: only the rarest words this hit shares with the source
-            tokens = state.distinctive(set(tokens) & set(p.tokens), SIMILAR_HIGHLIGHT_TERMS)
+            tokens = distinctive(state, set(tokens) & set(p.tokens), SIMILAR_HIGHLIGHT_TERMS)
         spans, terms = highlight_spans(p.text, tokens)
         return Hit(
             passage_id=p.passage_id, doc_id=p.doc_id, title=doc.display_title, source=doc.name,
@@ -306,8 +315,8 @@ class SearchEngine:
         """Index version, sizes and model, for monitoring."""
         m = self._state.manifest
         return {
-            "status": "ok", "version": m["version"], "documents": m["documents"], "passages": m["passages"],
-            "model": {"name": m["model"]["name"], "dim": m["model"]["dim"], "fingerprint": m["model"]["fingerprint"]},
+            "status": "ok" if self.ready else "starting", "ready": self.ready, "version": m.version, "documents": m.documents, "passages": m.passages,
+            "model": {"name": m.model.name, "dim": m.model.dim, "fingerprint": m.model.fingerprint},
         }
 
 
@@ -330,3 +339,11 @@ def group_by_document(hits: list[Hit]) -> list[dict]:
         })
         group["passage_ids"].append(hit.passage_id)
     return list(groups.values())
+
+
+def distinctive(reader: IndexReader, tokens: set[str], n: int, max_share: float = DISTINCTIVE_MAX_SHARE) -> list[str]:
+    """Up to n of `tokens`, rarest in the index first: multi-character words in at most max_share of passages."""
+    limit = max(1, int(len(reader.doc_of_pos) * max_share))
+    freq = {t: reader.doc_freq(t) for t in tokens if len(t) >= 2}
+    known = [t for t, f in freq.items() if 0 < f <= limit]
+    return sorted(known, key=lambda t: (freq[t], t))[:n]

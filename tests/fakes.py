@@ -6,7 +6,7 @@ import hashlib
 
 import numpy as np
 
-from indexer.model import ModelInfo
+from core.model import ModelInfo
 
 
 class HashEncoder:

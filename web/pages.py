@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from flask import Blueprint, abort, jsonify, render_template, request, url_for
+from flask import Blueprint, abort, render_template, request, url_for
 from markupsafe import Markup, escape
+from pydantic import ValidationError
 
-from indexer.milvus_store import MilvusUnavailableError
-from indexer.store import IndexNotFoundError
-from search.engine import NotFoundError
+from core.errors import NotFoundError
+from core.filters import LIST_FIELDS, Filters
 
-from . import get_engine
-from .api import MAX_QUERY_CHARS, MAX_TEXT_CHARS, BadRequest, filters_from
+from .context import get_engine
+from .contract import MAX_QUERY_CHARS, MAX_TEXT_CHARS, FilterParams, problem
 
 bp = Blueprint("pages", __name__)
 PAGE_K = 20
@@ -36,17 +36,44 @@ FACET_LABELS = {"issuing_body": "发布机关", "region": "地区", "year": "年
 VALUE_LABELS = {"simplified": "简体", "traditional": "繁体", "mixed": "简繁混合"}
 
 
-def _page_filters():
-    """Filters from the page's query string; malformed ones are a 400 page."""
+# The only request parameters a page carries into the links it builds (never the request's own arguments:
+# `endpoint=`, `_method=` or `_external=` would steer url_for).
+LINK_PARAMS = ("q", "by") + LIST_FIELDS + ("year_from", "year_to")
+
+
+def link_args(*drop: str) -> list[tuple[str, str]]:
+    """The allow-listed parameters of this request, as (name, value) pairs."""
+    return [(k, v) for k, v in request.args.items(multi=True) if k in LINK_PARAMS and k not in drop]
+
+
+def page_url(endpoint: str, items: list[tuple[str, str]]) -> str:
+    """A page URL with these query parameters."""
+    return url_for(endpoint) + ("?" + urlencode(items) if items else "")
+
+
+def _page_filters() -> Filters:
+    """Filters from the page's query string (the API's model); malformed ones are a styled 400 page."""
+    given = {name: request.args.getlist(name) for name in LIST_FIELDS}
+    for name in ("year_from", "year_to"):
+        if request.args.get(name):
+            given[name] = request.args.get(name)
     try:
-        return filters_from(request.args.getlist, request.args.get)
-    except BadRequest as exc:
-        abort(400, str(exc))
+        return FilterParams.model_validate(given).filters()
+    except ValidationError as exc:
+        abort(400, problem(exc))
+
+
+def page_query() -> tuple[str, str]:
+    """The query of a page and, when it had to be shortened, a note saying so."""
+    q = (request.args.get("q") or "").strip()
+    if len(q) > MAX_QUERY_CHARS:
+        return q[:MAX_QUERY_CHARS], f"检索词过长，已截取前 {MAX_QUERY_CHARS} 个字。查找相似段落请使用“相似举措”。"
+    return q, ""
 
 
 def toggle_url(endpoint: str, name: str, value: str) -> str:
     """The current URL with one facet value switched on or off (years: a one-year range)."""
-    items = [(k, v) for k, v in request.args.items(multi=True) if k != "page"]
+    items = link_args("page")
     if name == "year":
         active = request.args.get("year_from") == value and request.args.get("year_to") == value
         items = [(k, v) for k, v in items if k not in ("year_from", "year_to")]
@@ -56,7 +83,7 @@ def toggle_url(endpoint: str, name: str, value: str) -> str:
         items.remove((name, value))
     else:
         items.append((name, value))
-    return url_for(endpoint) + ("?" + urlencode(items) if items else "")
+    return page_url(endpoint, items)
 
 
 def facet_active(name: str, value: str) -> bool:
@@ -72,24 +99,10 @@ def _facet_helpers():
             "VALUE_LABELS": VALUE_LABELS}
 
 
-@bp.app_errorhandler(404)
-@bp.app_errorhandler(405)
-def _not_found(exc):
-    if request.path.startswith("/api/"):
-        return jsonify({"error": {"status": exc.code, "message": exc.description}}), exc.code
-    return render_template("error.html", message=exc.description, status=exc.code), exc.code
-
-
-@bp.app_errorhandler(IndexNotFoundError)
-@bp.app_errorhandler(MilvusUnavailableError)
-def _no_index(exc):
-    return render_template("error.html", message=str(exc), status=503), 503
-
-
 @bp.get("/")
 def search_page():
     """The search page; with ?q= it shows results grouped per document (no JavaScript needed)."""
-    q = (request.args.get("q") or "").strip()[:MAX_QUERY_CHARS]
+    q, note = page_query()
     page = request.args.get("page", "1")
     page = int(page) if page.isdigit() and 1 <= int(page) <= MAX_PAGES else 1
     result, more = None, None
@@ -97,19 +110,20 @@ def search_page():
         k = PAGE_K * page
         result = get_engine().search(q, k=k, per_doc=PAGE_PER_DOC, filters=_page_filters())
         if len(result.hits) == k and page < MAX_PAGES:
-            args = {**request.args.to_dict(flat=False), "page": [str(page + 1)]}
-            more = url_for("pages.search_page") + "?" + urlencode(args, doseq=True)
-    return render_template("search.html", q=q, result=result, hits=_by_id(result), more=more)
+            more = page_url("pages.search_page", link_args("page") + [("page", str(page + 1))])
+    compare = page_url("pages.compare_page", link_args("page", "by")) if q else None
+    return render_template("search.html", q=q, note=note, result=result, hits=_by_id(result), more=more,
+                           compare=compare)
 
 
 @bp.get("/compare")
 def compare_page():
     """One topic across bureaus: the best passage of each document (or issuing body) as a table."""
-    q = (request.args.get("q") or "").strip()[:MAX_QUERY_CHARS]
+    q, note = page_query()
     by = request.args.get("by") if request.args.get("by") in ("document", "issuing_body") else "document"
     result = get_engine().compare(q, by=by, filters=_page_filters()) if q else None
-    export = url_for("api.compare", **{k: v for k, v in request.args.items()}, format="csv") if q else None
-    return render_template("compare.html", q=q, by=by, result=result, export=export)
+    export = page_url("api.compare", link_args("q", "by") + [("q", q), ("by", by), ("format", "csv")]) if q else None
+    return render_template("compare.html", q=q, note=note, by=by, result=result, export=export)
 
 
 @bp.route("/similar", methods=["GET", "POST"])

@@ -22,6 +22,8 @@ from waitress.server import MultiSocketServer, TcpWSGIServer
 from waitress.task import ThreadedTaskDispatcher
 from waitress.utilities import Error, RequestEntityTooLarge
 
+from .context import SETTINGS
+
 # A client has this long from connecting (or from its previous response) to send its whole header block.
 # Browsers and proxies send it in one packet; nginx's client_header_timeout default is 60 s. This also
 # closes idle keep-alive connections, so an idle socket holds a slot no longer than this.
@@ -129,14 +131,15 @@ class DeadlineServer(TcpWSGIServer):
 
 
 def body_limits_from_app(app) -> tuple[int, BodyLimit]:
-    """(largest body any request may send, limit per request) from a Flask app's config.
+    """(largest body any request may send, limit per request) from the app's config and settings.
 
     Admin paths with the right token may send MAX_UPLOAD_BYTES; everything else, an admin request without
     the token included, gets MAX_CONTENT_LENGTH, so a large body without a token is refused unread.
     """
     config = getattr(app, "config", {})
     small = int(config.get("MAX_CONTENT_LENGTH") or DEFAULT_MAX_BODY)
-    token = config.get("ADMIN_TOKEN")
+    settings = getattr(app, "extensions", {}).get(SETTINGS)
+    token = getattr(settings, "admin_token", "") or config.get("ADMIN_TOKEN")
     if not token:
         return small, lambda _path, _headers: small
     large = max(small, int(config.get("MAX_UPLOAD_BYTES") or small))

@@ -1,0 +1,31 @@
+"""Where an index lives, behind one seam: each backend is a storage and its reader, in one subpackage.
+
+- `embedded/`: a folder of immutable versions (SQLite, FAISS, bm25s) behind an atomically swapped CURRENT.
+- `milvus/`: collections in a Milvus 2.5+ server or Milvus Lite, behind a meta row.
+A third backend is a third subpackage with a storage class that satisfies `IndexStorage` (its
+`open_reader` returns an `IndexReader`), and one line in `_BACKENDS`.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from pathlib import Path
+
+from ..settings import BACKENDS, Settings
+from .base import IndexReader, IndexStorage
+
+__all__ = ["BACKENDS", "IndexReader", "IndexStorage", "open_storage"]
+
+# backend name → (module, class); imported only when chosen, so pymilvus stays optional
+_BACKENDS = {"embedded": ("core.storage.embedded", "EmbeddedStorage"), "milvus": ("core.storage.milvus", "MilvusStorage")}
+assert tuple(_BACKENDS) == BACKENDS
+
+
+def open_storage(where: "IndexStorage | Settings | Path | str") -> IndexStorage:
+    """The storage the settings name; a folder path means the embedded backend; a storage is returned as is."""
+    if isinstance(where, (str, Path)):
+        where = Settings(index=str(where))
+    if not isinstance(where, Settings):
+        return where
+    module, name = _BACKENDS[where.backend]
+    return getattr(import_module(module), name).from_settings(where)

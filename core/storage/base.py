@@ -1,0 +1,132 @@
+"""The storage seam: what a backend must do to publish versions and to read one, and shared rank helpers.
+
+A backend is one storage (publishes a complete version, opens a reader of the published one) and one
+reader (lexical and dense top-n with filters, passages and vectors by position, document frequencies). A
+reader numbers the version's passages 0..n-1 ("positions", in document-name and ordinal order). Fusion,
+grouping, facets and highlighting stay in the engine, so every backend ranks the same way.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import Callable, Protocol
+
+import numpy as np
+
+from ..filters import Filters
+from ..model import ModelInfo
+from ..records import DocumentRecord, Manifest, PassageRecord
+
+
+class IndexReader(Protocol):
+    """One published version, read-only."""
+
+    version: str
+    manifest: Manifest
+    model: ModelInfo
+    documents: dict[str, DocumentRecord]
+    passage_pos: dict[str, int]
+    doc_of_pos: list[str]
+
+    def lexical_top(self, tokens: list[str], n: int, filters: Filters, exclude_doc: str | None) -> list[int]:
+        """Positions of the n best BM25 matches (positive scores only), best first."""
+
+    def dense_top(self, vector: np.ndarray, n: int, filters: Filters, exclude_doc: str | None,
+                  per_doc: int | None = None) -> list[int]:
+        """Positions of the n nearest passages, best first; at most `per_doc` of a document when given."""
+
+    def passage_at(self, pos: int) -> PassageRecord:
+        """The passage at a position."""
+
+    def passages_at(self, positions: list[int]) -> list[PassageRecord]:
+        """The passages at several positions, in the order given (one round trip)."""
+
+    def vector_at(self, pos: int) -> np.ndarray:
+        """The stored vector of the passage at a position."""
+
+    def document_passages(self, doc_id: str) -> list[PassageRecord]:
+        """A document's passages in order."""
+
+    def doc_freq(self, token: str) -> int:
+        """In how many passages a token occurs (0 when unknown)."""
+
+
+class IndexStorage(Protocol):
+    """Where an index lives: publish a complete version, read the current one back, open its reader."""
+
+    location: str  # shown in messages
+    refresh_interval: float  # seconds a server waits between asking for a newer version (0: every request)
+
+    def writer_lock(self) -> AbstractContextManager[None]:
+        """Held while a version is computed and published (IndexBusyError when another writer holds it)."""
+
+    def manifest(self) -> Manifest:
+        """The published version's manifest; IndexNotFoundError when none."""
+
+    def current_version(self) -> str | None:
+        """The published version's name, or None."""
+
+    def load(self) -> tuple[list[DocumentRecord], list[PassageRecord], np.ndarray]:
+        """The published version's documents, passages and their vectors (same order)."""
+
+    def documents(self) -> list[DocumentRecord]:
+        """The published version's documents."""
+
+    def publish(self, documents: list[DocumentRecord], passages: list[PassageRecord], vectors: np.ndarray,
+                model: ModelInfo) -> str:
+        """Write a complete new version and make it the current one; returns its name."""
+
+    def open_reader(self) -> IndexReader:
+        """A reader of the published version."""
+
+
+TIE_DECIMALS = 5  # scores equal to this many decimals are ties (float sums differ between engines)
+
+
+def tie_ordered(ranked: list[tuple[int, float]]) -> list[int]:
+    """Positions in the retriever's order, with each run of tied scores put in position order.
+
+    Backends break ties differently (and sum floats in another order), so equal-scoring passages
+    (duplicated articles, identical measures) would swap places between them; position order is the same
+    in both. Only the magnitude of adjacent scores is compared, never their sign or scale.
+    """
+    out: list[int] = []
+    run: list[int] = []
+    previous = None
+    for pos, score in ranked:
+        key = round(abs(score), TIE_DECIMALS)
+        if key != previous and run:
+            out += sorted(run)
+            run = []
+        run.append(pos)
+        previous = key
+    return out + sorted(run)
+
+
+def group_limited(positions: list[int], doc_of_pos: list[str], per_doc: int | None, n: int) -> list[int]:
+    """The first n positions keeping at most per_doc of a document (all when per_doc is None)."""
+    if per_doc is None:
+        return positions[:n]
+    taken: dict[str, int] = {}
+    out = []
+    for pos in positions:
+        doc = doc_of_pos[pos]
+        if taken.get(doc, 0) < per_doc:
+            taken[doc] = taken.get(doc, 0) + 1
+            out.append(pos)
+            if len(out) == n:
+                break
+    return out
+
+
+def grouped_top(fetch: Callable[[int], list[int]], doc_of_pos: list[str], per_doc: int, n: int,
+                limit: int) -> list[int]:
+    """Grouping in the application: fetch 4× n ranked positions, and 4× more until n fit the per-document
+    limit, the retriever ran out, or `limit` (the most it can return) was asked for."""
+    size = min(n * 4, limit)
+    while True:
+        found = fetch(size)
+        chosen = group_limited(found, doc_of_pos, per_doc, n)
+        if len(chosen) >= n or len(found) < size or size >= limit:
+            return chosen
+        size = min(size * 4, limit)

@@ -1,0 +1,279 @@
+"""The Milvus backend's storage: one passage collection per index version, plus its documents and a pointer.
+
+Layout for an index named N (default "fazhi"):
+- `N_meta`: one row, the published version and its manifest (the pointer a reader follows, like CURRENT).
+- `N_<version>`: the passages: ids, the matching form segmented by our jieba tokens and analyzed by Milvus's
+  jieba (with its BM25 function feeding a sparse field), the original text, heading path, the metadata the
+  filters use, and the dense vector.
+- `N_<version>_docs`: the documents (metadata as JSON, cleaned text in chunks).
+A publish writes a new version's collections, then switches the pointer, then drops versions older than the
+previous one: a reader never sees a half-written index. Milvus needs a vector field in every collection, so
+the meta and document collections carry a 2-d placeholder vector.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+from contextlib import contextmanager
+from typing import Iterator
+
+import numpy as np
+
+from ...errors import BackendUnavailableError, IndexNotFoundError
+from ...model import ModelInfo
+from ...records import (
+    KEEP_VERSIONS, PASSAGE_FIELDS, DocumentRecord, Manifest, PassageRecord, document_from_row, document_row,
+    passage_from_row, passage_row,
+)
+from ...settings import Settings
+from ...textform import to_simplified
+from .reader import MilvusReader
+
+DEFAULT_COLLECTION = "fazhi"
+# Milvus's jieba in exact mode without HMM over our own search-mode tokens (space-joined) keeps them as they
+# are: BM25 then counts the same terms in both backends (measured: 97% of BM25 top-10 positions equal, 100%
+# of fused; the default search mode re-expands compounds and drops BM25 parity to 63%).
+ANALYZER = {"tokenizer": {"type": "jieba", "mode": "exact", "hmm": False}, "filter": ["cnalphanumonly"]}
+BM25_PARAMS = {"bm25_k1": 1.5, "bm25_b": 0.75}  # bm25s' defaults, so both backends weigh terms alike
+TEXT_CHUNK = 8000  # characters of document text per row (VARCHAR holds at most 65,535 bytes)
+INSERT_BATCH = 500
+PAGE = 4000  # rows per query page
+PLACEHOLDER = [0.0, 1.0]
+
+
+def connect(uri: str, token: str = ""):
+    """A MilvusClient for a Lite .db path or a server URI (http://host:19530)."""
+    try:
+        from pymilvus import MilvusClient
+
+        logging.getLogger("pymilvus").setLevel(logging.ERROR)  # Lite's iterator warns about timestamps
+        if not uri.startswith(("http://", "https://", "tcp://", "unix:")):
+            # In-process Lite logs each RPC it lacks (AllocTimestamp, used by query_iterator, which then
+            # falls back to a client-side timestamp) as an error of its embedded gRPC server.
+            logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
+    except ImportError as exc:
+        raise BackendUnavailableError("the milvus backend needs pymilvus: pip install 'fazhi-search[milvus]'") from exc
+    try:
+        return MilvusClient(uri=uri, token=token) if token else MilvusClient(uri=uri)
+    except Exception as exc:  # noqa: BLE001 - connection, missing milvus-lite, bad path
+        raise BackendUnavailableError(f"cannot open Milvus at {uri!r}: {exc}") from exc
+
+
+def year_number(year: str) -> int:
+    """The year as an integer field (-1 when unknown, which no year filter admits)."""
+    return int(year) if year.isdigit() else -1
+
+
+class MilvusStorage:
+    """Write and read one index's collections in a Milvus instance."""
+
+    refresh_interval = 1.0  # seconds a server waits between asking for a newer version (one query each)
+
+    def __init__(self, uri: str, token: str = "", name: str = DEFAULT_COLLECTION) -> None:
+        self.uri, self.name = uri, name
+        self.location = f"Milvus {uri} (collection {name})"
+        self.client = connect(uri, token)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "MilvusStorage":
+        """The collections the settings name."""
+        if not settings.milvus_uri:
+            raise ValueError("the milvus backend needs --milvus-uri (a Milvus Lite .db path or http://host:19530)")
+        return cls(settings.milvus_uri, settings.milvus_token, settings.milvus_collection or DEFAULT_COLLECTION)
+
+    def open_reader(self) -> MilvusReader:
+        """A reader of the published version."""
+        return MilvusReader(self)
+
+    # -- the pointer -------------------------------------------------------------------------
+    @property
+    def meta_collection(self) -> str:
+        return f"{self.name}_meta"
+
+    def manifest(self) -> Manifest:
+        """The published version's manifest; IndexNotFoundError when nothing is published."""
+        if not self.client.has_collection(self.meta_collection):
+            raise IndexNotFoundError(f"no index {self.name!r} in Milvus at {self.uri}; run `fazhi index` first")
+        rows = self.client.query(self.meta_collection, filter='key == "current"', output_fields=["manifest"])
+        if not rows:
+            raise IndexNotFoundError(f"no index {self.name!r} in Milvus at {self.uri}; run `fazhi index` first")
+        return Manifest.from_json(json.loads(rows[0]["manifest"]))
+
+    def current_version(self) -> str | None:
+        """The published version's name, or None."""
+        try:
+            return self.manifest().version
+        except IndexNotFoundError:
+            return None
+
+    @contextmanager
+    def writer_lock(self) -> Iterator[None]:
+        """One writer at a time in this process (Milvus has no cross-client lock; run one indexer per index)."""
+        yield
+
+    # -- writing -----------------------------------------------------------------------------
+    def publish(self, documents: list[DocumentRecord], passages: list[PassageRecord], vectors: np.ndarray,
+                model: ModelInfo) -> str:
+        """Write a complete new version, then point the index at it; returns the version name."""
+        previous = self.current_version()
+        version = time.strftime("v%Y%m%d_%H%M%S_") + uuid.uuid4().hex[:6]
+        dim = model.dim
+        passages_name, docs_name = f"{self.name}_{version}", f"{self.name}_{version}_docs"
+        try:
+            self._create_passages(passages_name, dim)
+            self._create_placeholder(docs_name, {"doc_id": 200, "chunk": 0, "record": 65535, "text": 65535})
+            by_id = {d.doc_id: d for d in documents}
+            vectors = np.asarray(vectors, np.float32)
+            self._insert(passages_name, [self._passage_row(p, v, by_id) for p, v in zip(passages, vectors)])
+            self._insert(docs_name, [row for d in documents for row in self._document_rows(d)])
+            for collection in (passages_name, docs_name):
+                self.client.flush(collection)
+        except BaseException:
+            for collection in (passages_name, docs_name):
+                if self.client.has_collection(collection):
+                    self.client.drop_collection(collection)
+            raise
+        full = Manifest(version=version, model=model, documents=len(documents), passages=len(passages),
+                        created=time.time(), backend="milvus",
+                        dense={"type": "milvus", "index": "FLAT", "metric": "IP"}).to_json()
+        if not self.client.has_collection(self.meta_collection):
+            self._create_placeholder(self.meta_collection, {"key": 64, "manifest": 65535})
+        self.client.upsert(self.meta_collection, [{"key": "current", "manifest": json.dumps(full, ensure_ascii=False),
+                                                   "placeholder": PLACEHOLDER}])
+        self.client.flush(self.meta_collection)
+        self._drop_old({version, previous})
+        return version
+
+    def _create_passages(self, collection: str, dim: int) -> None:
+        from pymilvus import DataType, Function, FunctionType, MilvusClient
+
+        schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field("passage_id", DataType.VARCHAR, is_primary=True, max_length=256)
+        schema.add_field("doc_id", DataType.VARCHAR, max_length=128)
+        schema.add_field("ordinal", DataType.INT64)
+        schema.add_field("start", DataType.INT64)
+        schema.add_field("end", DataType.INT64)
+        schema.add_field("kind", DataType.VARCHAR, max_length=32)
+        schema.add_field("heading_path", DataType.VARCHAR, max_length=8192)
+        schema.add_field("text", DataType.VARCHAR, max_length=65535)
+        schema.add_field("match_text", DataType.VARCHAR, max_length=65535)
+        # Our jieba search-mode tokens joined by spaces: Milvus's jieba keeps them as they are, so BM25 counts
+        # the same terms as the embedded backend's bm25s.
+        schema.add_field("tokens", DataType.VARCHAR, max_length=65535, enable_analyzer=True,
+                         analyzer_params=ANALYZER, enable_match=True)
+        schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dim)
+        for field in ("issuing_body", "region", "doc_type", "script"):
+            schema.add_field(field, DataType.VARCHAR, max_length=512)
+        schema.add_field("year", DataType.INT64)
+        schema.add_function(Function(name="tokens_bm25", function_type=FunctionType.BM25,
+                                     input_field_names=["tokens"], output_field_names=["sparse"]))
+        index = self.client.prepare_index_params()
+        index.add_index(field_name="vector", index_type="FLAT", metric_type="IP")
+        index.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
+                        params=BM25_PARAMS)
+        self.client.create_collection(collection, schema=schema, index_params=index)
+
+    def _create_placeholder(self, collection: str, fields: dict[str, int]) -> None:
+        """A collection of VARCHAR (max_length > 0) and INT64 (0) fields, the first one the key."""
+        from pymilvus import DataType, MilvusClient
+
+        schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+        for i, (field, length) in enumerate(fields.items()):
+            if length:
+                schema.add_field(field, DataType.VARCHAR, max_length=length, is_primary=i == 0)
+            else:
+                schema.add_field(field, DataType.INT64)
+        schema.add_field("placeholder", DataType.FLOAT_VECTOR, dim=len(PLACEHOLDER))
+        index = self.client.prepare_index_params()
+        index.add_index(field_name="placeholder", index_type="FLAT", metric_type="L2")
+        self.client.create_collection(collection, schema=schema, index_params=index)
+
+    @staticmethod
+    def _passage_row(p: PassageRecord, vector: np.ndarray, documents: dict[str, DocumentRecord]) -> dict:
+        doc = documents[p.doc_id]
+        return {
+            **passage_row(p), "vector": vector.tolist(), "issuing_body": to_simplified(doc.issuing_body),
+            "region": doc.region, "doc_type": doc.doc_type, "script": doc.script, "year": year_number(doc.year),
+        }
+
+    @staticmethod
+    def _document_rows(doc: DocumentRecord) -> list[dict]:
+        record = document_row(doc, with_text=False)
+        chunks = [doc.text[i : i + TEXT_CHUNK] for i in range(0, len(doc.text), TEXT_CHUNK)] or [""]
+        return [
+            {"doc_id": f"{doc.doc_id}#{n}", "chunk": n, "record": json.dumps(record, ensure_ascii=False) if n == 0 else "",
+             "text": chunk, "placeholder": PLACEHOLDER}
+            for n, chunk in enumerate(chunks)
+        ]
+
+    def _insert(self, collection: str, rows: list[dict]) -> None:
+        for start in range(0, len(rows), INSERT_BATCH):
+            self.client.insert(collection, rows[start : start + INSERT_BATCH])
+
+    def _drop_old(self, keep: set[str | None]) -> None:
+        """Drop every version but the new one and the one it replaced (KEEP_VERSIONS; readers may hold it).
+
+        Kept by name, not by age: collections left by a publish killed before the switch never take the
+        previous version's place.
+        """
+        shape = re.compile(rf"{re.escape(self.name)}_(v\d{{8}}_\d{{6}}_[0-9a-f]{{6}})(?:_docs)?")  # not another index's
+        versions = sorted({m.group(1) for c in self.client.list_collections() if (m := shape.fullmatch(c))})
+        for old in versions:
+            if old not in keep:
+                for collection in (f"{self.name}_{old}", f"{self.name}_{old}_docs"):
+                    if self.client.has_collection(collection):
+                        self.client.drop_collection(collection)
+
+    # -- reading -----------------------------------------------------------------------------
+    def rows(self, collection: str, fields: list[str], filter_expr: str = "") -> list[dict]:
+        """Every row matching `filter_expr`, paged (Milvus caps one query's offset + limit)."""
+        iterator = self.client.query_iterator(collection, batch_size=PAGE, filter=filter_expr, output_fields=fields)
+        out: list[dict] = []
+        try:
+            while True:
+                batch = iterator.next()
+                if not batch:
+                    return out
+                out.extend(batch)
+        finally:
+            iterator.close()
+
+    def load(self) -> tuple[list[DocumentRecord], list[PassageRecord], np.ndarray]:
+        """The published version's documents, passages and vectors."""
+        manifest = self.manifest()
+        passages, vectors = self.version_passages(manifest.version, with_vectors=True)
+        if vectors is None:
+            vectors = np.zeros((0, manifest.model.dim), np.float32)
+        return self.version_documents(manifest.version), passages, vectors
+
+    def documents(self) -> list[DocumentRecord]:
+        """The published version's documents."""
+        return self.version_documents(self.manifest().version)
+
+    def version_documents(self, version: str, with_text: bool = True) -> list[DocumentRecord]:
+        """The version's documents (text joined from its chunks), in stored order."""
+        rows = self.rows(f"{self.name}_{version}_docs", ["doc_id", "chunk", "record"] + (["text"] if with_text else []))
+        records: dict[str, dict] = {}
+        texts: dict[str, list[tuple[int, str]]] = {}
+        for row in rows:
+            doc_id = row["doc_id"].rsplit("#", 1)[0]
+            if row["chunk"] == 0:
+                records[doc_id] = json.loads(row["record"])
+            texts.setdefault(doc_id, []).append((row["chunk"], row.get("text", "")))
+        return [
+            document_from_row({**records[d], "text": "".join(t for _, t in sorted(texts[d]))}) for d in sorted(records)
+        ]
+
+    def version_passages(self, version: str, with_vectors: bool = False, filter_expr: str = "") -> tuple[list[PassageRecord], np.ndarray]:
+        """The version's passages in (doc_id, ordinal) order, and their vectors when asked for."""
+        fields = list(PASSAGE_FIELDS) + (["vector"] if with_vectors else [])
+        rows = sorted(self.rows(f"{self.name}_{version}", fields, filter_expr), key=lambda r: (r["doc_id"], r["ordinal"]))
+        records = [passage_from_row(r) for r in rows]
+        vectors = np.asarray([r["vector"] for r in rows], np.float32) if with_vectors and rows else None
+        return records, vectors
+

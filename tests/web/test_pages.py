@@ -1,0 +1,81 @@
+"""The HTML pages through the Flask test client."""
+
+from core.settings import Settings
+import pytest
+
+from indexer.pipeline import index_paths
+from search.engine import SearchEngine
+from tests.conftest import SEEDS
+from tests.fakes import HashEncoder
+from web import create_app
+
+
+@pytest.mark.model
+def test_search_page_without_javascript_groups_and_highlights(client):
+    r = client.get("/", query_string={"q": "法律顾问"})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200
+    assert "<mark>法律顧問</mark>" in html and "<mark>法律顾问</mark>" in html
+    assert html.count('class="group"') >= 4
+    assert "相似举措" in html and 'value="法律顾问"' in html
+
+
+@pytest.mark.model
+def test_empty_query_shows_intro_and_no_results_message(client):
+    assert "法治政府建设报告检索" in client.get("/").get_data(as_text=True)
+    html = client.get("/", query_string={"q": "zzzzqqqq"}).get_data(as_text=True)
+    assert "没有找到" in html or 'class="group"' in html
+
+
+@pytest.mark.model
+def test_document_page_and_similar_from_paragraph_and_selection(client, doc_id_of):
+    doc_id = doc_id_of("jm_ict_2024")
+    html = client.get(f"/documents/{doc_id}").get_data(as_text=True)
+    assert "良匠律师事务所" in html and html.count("相似举措") > 10
+    pid = f"{doc_id}-0006"
+    page = client.get("/similar", query_string={"passage_id": pid}).get_data(as_text=True)
+    assert "相似举措" in page and SEEDS["jm_ict_2024"] not in page.split("</blockquote>")[1]
+    posted = client.post("/similar", data={"text": "聘请律师事务所担任法律顾问"})
+    assert posted.status_code == 200 and "法律顾问" in posted.get_data(as_text=True)
+    assert client.get("/documents/nope").status_code == 404
+    assert "文档列表" in client.get("/documents").get_data(as_text=True)
+
+
+def test_text_is_escaped_everywhere(tmp_path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "x.txt").write_text(
+        "一、总体情况\n（一）加强领导。<script>alert('x')</script>法律顾问参与合法性审查，提升依法行政水平和能力。", encoding="utf-8")
+    enc = HashEncoder()
+    index_paths([folder], tmp_path / "idx", encoder=enc)
+    app = create_app(engine=SearchEngine(tmp_path / "idx", encoder=enc), testing=True)
+    client = app.test_client()
+    for html in (
+        client.get("/", query_string={"q": "法律顾问"}).get_data(as_text=True),
+        client.get(f"/documents/{client.get('/api/documents').get_json()['documents'][0]['doc_id']}").get_data(as_text=True),
+        client.get("/", query_string={"q": "<script>alert(1)</script>"}).get_data(as_text=True),
+    ):
+        assert "<script>alert" not in html
+    assert "&lt;script&gt;alert" in client.get("/", query_string={"q": "法律顾问"}).get_data(as_text=True)
+
+
+def test_pages_without_index_explain_what_to_do(tmp_path):
+    app = create_app(Settings(index=str(tmp_path / "none")), testing=True)
+    r = app.test_client().get("/", query_string={"q": "法律顾问"})
+    assert r.status_code == 503 and "fazhi index" in r.get_data(as_text=True)
+    assert app.test_client().get("/api/health").status_code == 503
+
+
+def test_more_results_link_widens_the_list(tmp_path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for i in range(10):
+        body = "\n".join(f"（{n}）第{i}局措施{n}。聘请法律顾问参与合法性审查，提升依法行政水平和能力，第{i}局第{n}项。" for n in "一二三四")
+        (folder / f"r{i}.txt").write_text(f"一、总体情况\n{body}", encoding="utf-8")
+    enc = HashEncoder()
+    index_paths([folder], tmp_path / "idx", encoder=enc)
+    client = create_app(engine=SearchEngine(tmp_path / "idx", encoder=enc), testing=True).test_client()
+    first = client.get("/", query_string={"q": "法律顾问"}).get_data(as_text=True)
+    assert first.count('class="hit"') == 20 and "更多结果" in first and "page=2" in first
+    second = client.get("/", query_string={"q": "法律顾问", "page": 2}).get_data(as_text=True)
+    assert second.count('class="hit"') == 30 and "更多结果" not in second  # 10 reports × 3 passages
