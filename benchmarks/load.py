@@ -81,7 +81,7 @@ def request(base: str, kind: str, passage_ids: list[str], queries: list[str], rn
 def index_passage_ids(index: Path) -> list[str]:
     """Passage ids for find-similar requests, read from the index folder, so no request warms the server."""
     sys.path.insert(0, str(ROOT))
-    from indexer.store import current_version_dir, load_passages
+    from core.storage.embedded.store import current_version_dir, load_passages
 
     return [p.passage_id for p in load_passages(current_version_dir(index))]
 
