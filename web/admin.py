@@ -58,6 +58,8 @@ class RunSummary(BaseModel):
     unchanged: int
     duplicates: list[str]
     skipped: list[str]
+    moved: list[str]
+    warnings: list[str]
     documents: int
     passages: int
     version: str
@@ -161,6 +163,7 @@ def _summary(summary: IndexSummary) -> dict:
         added=[public(a) for a in summary.added], updated=[public(u) for u in summary.updated],
         removed=[public(r) for r in summary.removed], unchanged=len(summary.unchanged),
         duplicates=[public(d) for d in summary.duplicates], skipped=[public(s) for s in summary.skipped],
+        moved=[public(m) for m in summary.moved], warnings=[public(w) for w in summary.warnings],
         documents=summary.documents, passages=summary.passages, version=summary.version,
     ).model_dump()
 
