@@ -1,7 +1,10 @@
 """The HTML pages through the Flask test client."""
 
-from core.settings import Settings
+import re
+
 import pytest
+
+from core.settings import Settings
 
 from indexer.pipeline import index_paths
 from search.engine import SearchEngine
@@ -66,7 +69,7 @@ def test_pages_without_index_explain_what_to_do(tmp_path):
     assert app.test_client().get("/api/health").status_code == 503
 
 
-def test_more_results_link_widens_the_list(tmp_path):
+def test_paging_shows_the_next_passages_and_the_total(tmp_path):
     folder = tmp_path / "docs"
     folder.mkdir()
     for i in range(10):
@@ -76,6 +79,11 @@ def test_more_results_link_widens_the_list(tmp_path):
     index_paths([folder], tmp_path / "idx", encoder=enc)
     client = create_app(engine=SearchEngine(tmp_path / "idx", encoder=enc), testing=True).test_client()
     first = client.get("/", query_string={"q": "法律顾问"}).get_data(as_text=True)
-    assert first.count('class="hit"') == 20 and "更多结果" in first and "page=2" in first
+    assert first.count('class="hit"') == 20 and "下一页" in first and "page=2" in first
+    assert "共 30 个段落，第 1 / 2 页" in first  # 10 reports × 3 passages
     second = client.get("/", query_string={"q": "法律顾问", "page": 2}).get_data(as_text=True)
-    assert second.count('class="hit"') == 30 and "更多结果" not in second  # 10 reports × 3 passages
+    assert second.count('class="hit"') == 10 and "下一页" not in second and "上一页" in second
+    ids = lambda html: set(re.findall(r'data-passage-id="([^"]+)"', html))  # noqa: E731
+    assert not ids(first) & ids(second)  # page 2 is the next passages, not the first ones again
+    by_date = client.get("/", query_string={"q": "法律顾问", "sort": "body", "per_doc": "1"}).get_data(as_text=True)
+    assert by_date.count('class="group"') == 10 and "第 1 / 2 页" not in by_date

@@ -1,11 +1,76 @@
-// Document view: selecting text offers "查找相似" for the selection; Esc hides it.
+// Progressive enhancement only: every page works without this script.
 (function () {
+  "use strict";
+  var typing = function (el) { return el && (/^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName) || el.isContentEditable); };
+
+  // Document view: a selection (mouse, touch or keyboard) offers "查找相似"; S sends it, Esc hides it.
   var form = document.getElementById("selection-form");
-  if (!form) return;
-  var field = form.querySelector("input[name=text]");
-  document.addEventListener("mouseup", function () {
-    var text = String(window.getSelection() || "").trim();
-    if (text.length >= 4) { field.value = text.slice(0, 5000); form.hidden = false; }
-  });
-  document.addEventListener("keydown", function (e) { if (e.key === "Escape") form.hidden = true; });
+  if (form) {
+    var field = form.querySelector("input[name=text]");
+    var size = form.querySelector(".selection-size");
+    var dismissed = null;
+    var selected = function () { return String(window.getSelection() || "").trim(); };
+    var offer = function (force) {
+      var text = selected();
+      if (text.length >= 4 && (force || text !== dismissed)) {
+        field.value = text.slice(0, 5000);
+        size.textContent = "已选 " + Math.min(text.length, 5000) + " 字";
+        form.hidden = false;
+      } else if (!text) {
+        form.hidden = true;
+        dismissed = null;
+      }
+    };
+    var timer = null;
+    document.addEventListener("mouseup", function () { offer(true); });
+    document.addEventListener("selectionchange", function () {  // touch and keyboard selections fire only this
+      clearTimeout(timer);
+      timer = setTimeout(function () { offer(false); }, 150);
+    });
+    document.addEventListener("keydown", function (e) {
+      if (e.key === "Escape" && !form.hidden) { form.hidden = true; dismissed = selected(); }
+      else if ((e.key === "s" || e.key === "S") && !e.ctrlKey && !e.metaKey && !e.altKey && !typing(e.target)
+               && selected().length >= 4) {
+        e.preventDefault();
+        offer(true);
+        form.submit();
+      }
+    });
+  }
+
+  // Document view: next / previous hit of the query, with "第 i / N 处".
+  var text = document.getElementById("doc-text");
+  var status = document.getElementById("hit-status");
+  var marks = text ? text.querySelectorAll("mark[id^=hit-]") : [];
+  if (marks.length && status) {
+    var current = -1;
+    var go = function (i, focus) {
+      if (current >= 0) marks[current].classList.remove("current");
+      current = (i + marks.length) % marks.length;
+      var mark = marks[current];
+      mark.classList.add("current");
+      mark.scrollIntoView({block: "center"});
+      if (history.replaceState) history.replaceState(null, "", "#" + mark.id);
+      status.textContent = "第 " + (current + 1) + " / " + marks.length + " 处";
+    };
+    var prev = document.getElementById("hit-prev"), next = document.getElementById("hit-next");
+    prev.addEventListener("click", function (e) { e.preventDefault(); go(current < 0 ? marks.length - 1 : current - 1); });
+    next.addEventListener("click", function (e) { e.preventDefault(); go(current + 1); });
+    document.addEventListener("keydown", function (e) {
+      if (e.ctrlKey || e.metaKey || e.altKey || typing(e.target) || (e.key !== "n" && e.key !== "N")) return;
+      e.preventDefault();
+      if (e.shiftKey || e.key === "N") go(current < 0 ? marks.length - 1 : current - 1); else go(current + 1);
+    });
+    var hash = /^#hit-(\d+)$/.exec(location.hash);
+    if (hash && +hash[1] >= 1 && +hash[1] <= marks.length) go(+hash[1] - 1);
+  }
+
+  // Document view on a phone: choosing a heading in the table-of-contents drawer closes the drawer.
+  var toc = document.getElementById("toc"), tocToggle = document.getElementById("toc-toggle");
+  if (toc && tocToggle) {
+    toc.addEventListener("click", function (e) { if (e.target.closest("a")) tocToggle.checked = false; });
+    document.addEventListener("keydown", function (e) {
+      if (e.key === "Escape" && tocToggle.checked) { tocToggle.checked = false; tocToggle.focus(); }
+    });
+  }
 })();
