@@ -184,7 +184,8 @@ def search_page():
         }
     examples = [] if q else example_queries(get_engine())
     return render_template("search.html", **view, hits=_by_id(result), links=links, examples=examples,
-                           SORT_LABELS=SORT_LABELS, PER_DOC_CHOICES=PER_DOC_CHOICES, refine=refine_fields())
+                           SORT_LABELS=SORT_LABELS, PER_DOC_CHOICES=PER_DOC_CHOICES, refine=refine_fields(),
+                           autofocus=not q)  # the box has focus on the first screen only: elsewhere Tab starts at the skip link
 
 
 def refine_fields() -> list[tuple[str, str]]:
