@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from core.errors import NotFoundError
 from core.filters import LIST_FIELDS, Filters
-from core.textform import tokenize_query
+from core.textform import to_simplified, tokenize_query
 from search.engine import MAX_K, SORTS
 from search.highlight import highlight_spans
 
@@ -26,6 +26,7 @@ PAGE_PER_DOC = 3  # default passages a document on the search page
 PER_DOC_CHOICES = {"1": 1, "3": 3, "10": 10, "0": 0}  # 0: no limit
 MAX_PAGES = 50  # the ranked list is a few hundred passages at most
 SORT_LABELS = {"relevance": "相关度", "date": "发布日期（新→旧）", "region": "地区", "body": "发布机关"}
+RELEVANT_SHARE = 0.5  # an extra passage counts as relevant when it holds at least this share of the query's words
 COMPARE_MORE = 8  # a body's other relevant passages shown under its row in compare
 assert tuple(SORT_LABELS) == SORTS
 
@@ -148,6 +149,16 @@ def pager(page: int, pages: int) -> list[dict]:
     return links
 
 
+def relevant(hit, words: list[str]) -> bool:
+    """Whether a passage holds enough of the query's words to be shown as relevant (审查 alone is not 公平竞争审查)."""
+    folded = to_simplified(hit.text).lower()
+    return bool(words) and sum(w in folded for w in words) >= RELEVANT_SHARE * len(words)
+
+
+def query_words(q: str) -> list[str]:
+    return sorted({w for w in tokenize_query(q) if len(w) >= 2})
+
+
 def search_view() -> dict:
     """What the search page shows (and its export writes): one page of the ranked list, its order and filters."""
     q, note = page_query()
@@ -161,10 +172,10 @@ def search_view() -> dict:
                            sort=view["sort"])
     view.update(result=result, page=page, pages=max(1, math.ceil(result.total / PAGE_K)))
     if per_doc and result.hits:  # "more from this report": its passages that contain the query's words
-        shown = {h.passage_id for h in result.hits}
+        shown, words = {h.passage_id for h in result.hits}, query_words(q)
         pool = engine.search(q, k=MAX_K, filters=filters)
         for h in pool.hits:
-            if h.matched_terms and h.passage_id not in shown:
+            if h.passage_id not in shown and relevant(h, words):
                 view["more_in_doc"][h.doc_id] = view["more_in_doc"].get(h.doc_id, 0) + 1
     return view
 
@@ -204,10 +215,10 @@ def compare_view() -> dict:
     result = engine.compare(q, by=by, filters=filters)
     key = (lambda h: h.issuing_body or h.doc_id) if by == "issuing_body" else (lambda h: h.doc_id)
     rows = {key(h): h.passage_id for h in result.hits}
-    pool = engine.search(q, k=MAX_K, filters=filters)
-    for h in pool.hits:  # every other passage of the row's document (or body) that contains the query's words
+    pool, words = engine.search(q, k=MAX_K, filters=filters), query_words(q)
+    for h in pool.hits:  # every other passage of the row's document (or body) that holds the query's words
         row = key(h)
-        if row in rows and h.passage_id != rows[row] and h.matched_terms:
+        if row in rows and h.passage_id != rows[row] and relevant(h, words):
             view["others"].setdefault(rows[row], []).append(h)
     view.update(result=result)
     return view
