@@ -74,7 +74,8 @@ class SearchQuery(FilterParams):
     per_doc: int = Field(0, ge=0, le=MAX_K, description="at most this many passages a document (0: no limit)")
     explain: bool = Field(False, description="add each hit's ranks and fusion parameters")
     offset: int = Field(0, ge=0, le=MAX_OFFSET, description="skip this many passages of the ranked list (paging)")
-    sort: Literal[SORTS] = Field("relevance", description="relevance, or date (newest first), region or body")  # type: ignore[valid-type]
+    sort: Literal[SORTS] = Field(  # type: ignore[valid-type]
+        "relevance", description="relevance, or date (newest first), region or body")
 
 
 assert SORTS == ("relevance", "date", "region", "body")

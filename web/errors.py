@@ -54,7 +54,8 @@ def register_errors(app: Flask) -> None:
         message = exc.description or exc.name
         if exc.code == 413:
             message = "the request body is too large"
-        if not wants_json() and exc.code in PAGE_DETAILS and message in (type(exc).description, "the request body is too large"):
+        generic = message in (type(exc).description, "the request body is too large")  # werkzeug's English text
+        if not wants_json() and exc.code in PAGE_DETAILS and generic:
             message = PAGE_DETAILS[exc.code]
         return error_response(exc.code or 500, message, headers)
 

@@ -46,12 +46,15 @@ def _filters_about(filters) -> list[tuple[str, str]]:
             for k, v in filters.to_json().items()]
 
 
-def _link(endpoint: str, **extra) -> str:
-    return url_for(endpoint, _external=True, **extra)
+def _back_link(endpoint: str) -> str:
+    """The page this export was taken from: the same parameters, without `format`."""
+    args = [(k, v) for k, v in request.args.items(multi=True) if k != "format"]
+    return url_for(endpoint, _external=True) + "?" + "&".join(f"{quote(k)}={quote(v)}" for k, v in args)
 
 
 def _doc_link(hit, q: str) -> str:
-    return url_for("pages.document_page", doc_id=hit.doc_id, p=hit.passage_id, q=q, _external=True) + "#" + hit.passage_id
+    link = url_for("pages.document_page", doc_id=hit.doc_id, p=hit.passage_id, q=q, _external=True)
+    return f"{link}#{hit.passage_id}"
 
 
 @bp.get("/search")
@@ -62,8 +65,7 @@ def search_export():
     if not view["q"]:
         abort(400, "请先输入检索词")
     result = view["result"]
-    args = [(k, v) for k, v in request.args.items(multi=True) if k != "format"]
-    page_link = url_for("pages.search_page", _external=True) + "?" + "&".join(f"{quote(k)}={quote(v)}" for k, v in args)
+    page_link = _back_link("pages.search_page")
     rows = [
         {"rank": result.offset + i, "title": h.title, "issuing_body": h.issuing_body, "region": h.region,
          "year": h.year, "published": h.published, "heading": " › ".join(h.heading_path), "text": h.text,
@@ -89,8 +91,7 @@ def compare_export():
          "others": len(view["others"].get(h.passage_id, [])), "link": _doc_link(h, view["q"])}
         for i, h in enumerate(result.hits, 1)
     ]
-    args = [(k, v) for k, v in request.args.items(multi=True) if k != "format"]
-    page_link = url_for("pages.compare_page", _external=True) + "?" + "&".join(f"{quote(k)}={quote(v)}" for k, v in args)
+    page_link = _back_link("pages.compare_page")
     about = [("对比主题", view["q"]), ("分组", BY_LABELS[view["by"]]), *_filters_about(result.filters), ("链接", page_link)]
     return _respond(fmt, rows, COMPARE_COLUMNS, f"对比-{view['q']}", about, "各单位对比")
 

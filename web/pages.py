@@ -107,6 +107,11 @@ def toggle_url(endpoint: str, name: str, value: str) -> str:
     return page_url(endpoint, items)
 
 
+def without_url(endpoint: str, *names: str) -> str:
+    """The current URL without these parameters (and back on the first page)."""
+    return page_url(endpoint, link_args("page", *names))
+
+
 def facet_active(name: str, value: str) -> bool:
     """Whether a facet value is among the current filters."""
     if name == "year":
@@ -116,8 +121,8 @@ def facet_active(name: str, value: str) -> bool:
 
 @bp.app_context_processor
 def _facet_helpers():
-    return {"toggle_url": toggle_url, "facet_active": facet_active, "FACET_LABELS": FACET_LABELS,
-            "VALUE_LABELS": VALUE_LABELS}
+    return {"toggle_url": toggle_url, "without_url": without_url, "facet_active": facet_active,
+            "FACET_LABELS": FACET_LABELS, "VALUE_LABELS": VALUE_LABELS}
 
 
 def choice(name: str, allowed, default: str) -> str:
@@ -196,7 +201,7 @@ def search_page():
     examples = [] if q else example_queries(get_engine())
     return render_template("search.html", **view, hits=_by_id(result), links=links, examples=examples,
                            SORT_LABELS=SORT_LABELS, PER_DOC_CHOICES=PER_DOC_CHOICES, refine=refine_fields(),
-                           autofocus=not q)  # the box has focus on the first screen only: elsewhere Tab starts at the skip link
+                           autofocus=not q)  # only the first screen focuses the box: elsewhere Tab starts at the skip link
 
 
 def refine_fields() -> list[tuple[str, str]]:
