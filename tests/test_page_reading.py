@@ -76,6 +76,11 @@ def test_phone_search_first_result_on_first_screen_and_facets_behind_a_button(ph
     phone.locator(".facet-button").tap()
     assert phone.locator(".facets").is_visible()
     shot(phone, "11-phone-search-filters")
+    phone.locator(".facet-button").tap()
+    assert phone.locator(".facets").is_hidden()  # tapped again, it folds
+    phone.locator("#facet-toggle").focus()  # and the keyboard opens it with Space
+    phone.keyboard.press("Space")
+    assert phone.locator(".facets").is_visible()
     phone.locator(".facets a", has_text="繁体").first.tap()
     phone.wait_for_url(re.compile("script=traditional"))
     assert phone.locator(".group").count() == 1 and "已选 1 项" in phone.locator(".facet-button").inner_text()
@@ -229,6 +234,18 @@ def test_axe_finds_no_serious_or_critical_violation_on_any_page(browser, server,
                if v["impact"] in ("serious", "critical")]
         if bad:
             found[name] = bad
+    # the states a reader opens: the filter and TOC drawers on a phone, a compare row's other passages
+    opened = {"facets open": ("/?q=" + quote("法律顾问"), ".facet-button"),
+              "toc drawer": (axe_pages(engine)["document"], ".toc-button"),
+              "compare expanded": ("/compare?q=" + quote("公平竞争审查"), "details.others summary")}
+    for name, (path, control) in opened.items():
+        page.goto(server + path)
+        if page.locator(control).first.is_visible():
+            page.locator(control).first.click()
+            bad = [(v["id"], v["impact"]) for v in axe.run(page).response["violations"]
+                   if v["impact"] in ("serious", "critical")]
+            if bad:
+                found[name] = bad
     assert all(u.startswith(server) for u in page.requests)  # axe is injected, not fetched
     page.context.close()
     assert not found, found
