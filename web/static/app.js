@@ -1,6 +1,18 @@
 // Progressive enhancement only: every page works without this script.
 (function () {
   "use strict";
+  // The sticky header's real height, so that the find bar, the TOC and jump targets sit just below it.
+  var header = document.querySelector("header.top");
+  var measure = function () {
+    if (header && getComputedStyle(header).position === "sticky") {
+      document.documentElement.style.setProperty("--top", header.offsetHeight + "px");
+    } else {
+      document.documentElement.style.removeProperty("--top");
+    }
+  };
+  measure();
+  window.addEventListener("resize", measure);
+
   var typing = function (el) { return el && (/^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName) || el.isContentEditable); };
 
   // Document view: a selection (mouse, touch or keyboard) offers "查找相似"; S sends it, Esc hides it.
