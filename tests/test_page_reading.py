@@ -312,13 +312,20 @@ def test_search_and_compare_export_as_csv_and_xlsx(desk):
     about, csv_rows = read_csv_export(Path(info.value.path()).read_text(encoding="utf-8-sig"), SEARCH_COLUMNS)
     assert about["检索词"] == "法律顾问" and len(csv_rows) == len(rows)
     desk.goto(desk.base + "/compare?q=" + quote("公平竞争审查"))
+    desk.locator(".compare-form select[name=sort]").select_option("region")
+    desk.locator(".compare-form button").click()
+    desk.wait_for_url(re.compile("sort=region"))
+    regions = desk.locator("table.compare tbody td:nth-child(3)").all_inner_texts()
+    known = [r for r in regions if r != "—"]
+    assert known == sorted(known) and regions[len(known):] == ["—"] * (5 - len(known))  # unknown region last
     with desk.expect_download() as info:
         desk.locator(".summary a", has_text="导出 Excel").click()
     assert info.value.suggested_filename.startswith("对比-公平竞争审查-")
     sheet = load_workbook(io.BytesIO(Path(info.value.path()).read_bytes())).active
     values = [r for r in sheet.iter_rows(values_only=True)]
     header = values.index(tuple(COMPARE_COLUMNS.values()))
-    assert len(values) - header - 1 == 5
+    assert len(values) - header - 1 == 5 and [r[2] or "—" for r in values[header + 1:]] == regions
+    assert ("排序", "地区") in [r[:2] for r in values]
 
 
 # -- 6. errors and limits --------------------------------------------------------------------------

@@ -92,7 +92,8 @@ def compare_export():
         for i, h in enumerate(result.hits, 1)
     ]
     page_link = _back_link("pages.compare_page")
-    about = [("对比主题", view["q"]), ("分组", BY_LABELS[view["by"]]), *_filters_about(result.filters), ("链接", page_link)]
+    about = [("对比主题", view["q"]), ("分组", BY_LABELS[view["by"]]), *_filters_about(result.filters),
+             ("排序", SORT_LABELS[view["sort"]]), ("链接", page_link)]
     return _respond(fmt, rows, COMPARE_COLUMNS, f"对比-{view['q']}", about, "各单位对比")
 
 

@@ -209,15 +209,26 @@ def refine_fields() -> list[tuple[str, str]]:
     return [(k, v) for k, v in request.args.items(multi=True) if k in LIST_FIELDS]
 
 
+def row_order(hit, sort: str):
+    """A compare row's place by date (newest first), region or body; rows without the value last."""
+    if sort == "date":
+        value = tuple(-int(p) for p in (hit.published or hit.year).replace("/", "-").split("-") if p.isdigit())
+    else:
+        value = to_simplified(hit.region if sort == "region" else hit.issuing_body)
+    return (not value, value)
+
+
 def compare_view() -> dict:
     """What the compare page shows (and its export writes): each row's best passage and its other relevant ones."""
     q, note = page_query()
     by = request.args.get("by") if request.args.get("by") in ("document", "issuing_body") else "document"
-    view = {"q": q, "note": note, "by": by, "result": None, "others": {}}
+    view = {"q": q, "note": note, "by": by, "result": None, "others": {}, "sort": choice("sort", SORTS, "relevance")}
     if not q:
         return view
     engine, filters = get_engine(), _page_filters()
     result = engine.compare(q, by=by, filters=filters)
+    if view["sort"] != "relevance":  # one row per document or body: the rows themselves are the whole list
+        result.hits.sort(key=lambda h: row_order(h, view["sort"]))
     key = (lambda h: h.issuing_body or h.doc_id) if by == "issuing_body" else (lambda h: h.doc_id)
     rows = {key(h): h.passage_id for h in result.hits}
     pool, words = engine.search(q, k=MAX_K, filters=filters), query_words(q)
@@ -235,10 +246,11 @@ def compare_page():
     view = compare_view()
     links = {}
     if view["q"]:
-        items = link_args("q", "by", "page", "sort", "per_doc") + [("q", view["q"]), ("by", view["by"])]
+        items = link_args("q", "by", "page", "per_doc") + [("q", view["q"]), ("by", view["by"])]
         links = {"csv": page_url("exports.compare_export", items + [("format", "csv")]),
                  "xlsx": page_url("exports.compare_export", items + [("format", "xlsx")])}
-    return render_template("compare.html", **view, links=links, more_limit=COMPARE_MORE)
+    return render_template("compare.html", **view, links=links, more_limit=COMPARE_MORE, SORT_LABELS=SORT_LABELS,
+                           refine=refine_fields())
 
 
 @bp.route("/similar", methods=["GET", "POST"])
