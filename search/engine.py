@@ -352,14 +352,19 @@ def sorted_by(state: IndexReader, ranked: list[tuple[int, float]], sort: str) ->
     def key(item: tuple[int, tuple[int, float]]):
         rank, (pos, _) = item
         doc = state.documents[state.doc_of_pos[pos]]
-        if sort == "date":  # newest first: the publishing date, else the year covered
-            when = doc.published or doc.year
-            value = tuple(-int(part) for part in when.replace("/", "-").split("-") if part.isdigit())
-        else:
-            value = to_simplified(doc.region if sort == "region" else doc.issuing_body)
-        return (not value, value, first[doc.doc_id], rank)
+        return (*sort_value(sort, doc.published, doc.year, doc.region, doc.issuing_body), first[doc.doc_id], rank)
 
     return [item for _, item in sorted(enumerate(ranked), key=key)]
+
+
+def sort_value(sort: str, published: str, year: str, region: str, issuing_body: str) -> tuple:
+    """A document's place in a `sort` order: by date newest first (publishing date, else the year covered),
+    by region or by issuing body; documents without the value go last."""
+    if sort == "date":
+        value: tuple | str = tuple(-int(p) for p in (published or year).replace("/", "-").split("-") if p.isdigit())
+    else:
+        value = to_simplified(region if sort == "region" else issuing_body)
+    return (not value, value)
 
 
 def group_by_document(hits: list[Hit]) -> list[dict]:

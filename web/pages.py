@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from core.errors import NotFoundError
 from core.filters import LIST_FIELDS, Filters
 from core.textform import to_simplified, tokenize_query
-from search.engine import MAX_K, SORTS
+from search.engine import MAX_K, SORTS, sort_value
 from search.highlight import highlight_spans
 
 from .context import get_engine
@@ -193,7 +193,7 @@ def search_page():
     links = {}
     if q:
         links = {
-            "compare": page_url("pages.compare_page", link_args("page", "by", "sort", "per_doc")),
+            "compare": page_url("pages.compare_page", link_args("page", "by", "per_doc")),
             "csv": page_url("exports.search_export", link_args() + [("format", "csv")]),
             "xlsx": page_url("exports.search_export", link_args() + [("format", "xlsx")]),
             "pager": pager(view["page"], view["pages"]) if view["pages"] > 1 else [],
@@ -201,21 +201,12 @@ def search_page():
     examples = [] if q else example_queries(get_engine())
     return render_template("search.html", **view, hits=_by_id(result), links=links, examples=examples,
                            SORT_LABELS=SORT_LABELS, PER_DOC_CHOICES=PER_DOC_CHOICES, refine=refine_fields(),
-                           autofocus=not q)  # only the first screen focuses the box: elsewhere Tab starts at the skip link
+                           autofocus=not q)  # the first screen only: elsewhere Tab starts at the skip link
 
 
 def refine_fields() -> list[tuple[str, str]]:
     """The list filters a sort/year form must carry along as hidden fields."""
     return [(k, v) for k, v in request.args.items(multi=True) if k in LIST_FIELDS]
-
-
-def row_order(hit, sort: str):
-    """A compare row's place by date (newest first), region or body; rows without the value last."""
-    if sort == "date":
-        value = tuple(-int(p) for p in (hit.published or hit.year).replace("/", "-").split("-") if p.isdigit())
-    else:
-        value = to_simplified(hit.region if sort == "region" else hit.issuing_body)
-    return (not value, value)
 
 
 def compare_view() -> dict:
@@ -228,7 +219,7 @@ def compare_view() -> dict:
     engine, filters = get_engine(), _page_filters()
     result = engine.compare(q, by=by, filters=filters)
     if view["sort"] != "relevance":  # one row per document or body: the rows themselves are the whole list
-        result.hits.sort(key=lambda h: row_order(h, view["sort"]))
+        result.hits.sort(key=lambda h: sort_value(view["sort"], h.published, h.year, h.region, h.issuing_body))
     key = (lambda h: h.issuing_body or h.doc_id) if by == "issuing_body" else (lambda h: h.doc_id)
     rows = {key(h): h.passage_id for h in result.hits}
     pool, words = engine.search(q, k=MAX_K, filters=filters), query_words(q)
