@@ -237,11 +237,13 @@ def test_axe_finds_no_serious_or_critical_violation_on_any_page(browser, server,
     # the states a reader opens: the filter and TOC drawers on a phone, a compare row's other passages
     opened = {"facets open": ("/?q=" + quote("法律顾问"), ".facet-button"),
               "toc drawer": (axe_pages(engine)["document"], ".toc-button"),
-              "compare expanded": ("/compare?q=" + quote("公平竞争审查"), "details.others summary")}
+              "compare expanded": ("/compare?q=" + quote("公平竞争审查"), "details.others summary"),
+              "more from this report": ("/?q=" + quote("法律") + "&per_doc=1", "details.more-doc summary")}
     for name, (path, control) in opened.items():
         page.goto(server + path)
         if page.locator(control).first.is_visible():
             page.locator(control).first.click()
+            page.wait_for_load_state("networkidle")
             bad = [(v["id"], v["impact"]) for v in axe.run(page).response["violations"]
                    if v["impact"] in ("serious", "critical")]
             if bad:
@@ -280,9 +282,15 @@ def test_paging_sort_and_year_range(desk):
 
 def test_more_from_this_report_opens_its_hits(desk):
     desk.goto(desk.base + "/?q=" + quote("法律") + "&per_doc=1")
-    more = desk.locator(".more-doc a").first
-    n = int(re.search(r"另有 (\d+) 个", more.inner_text()).group(1))
-    more.click()
+    more = desk.locator("details.more-doc").first
+    n = int(re.search(r"另有 (\d+) 个", more.locator("summary").inner_text()).group(1))
+    shown = set(more.locator("xpath=..").locator(":scope > .hit").evaluate_all("hs => hs.map(h => h.dataset.passageId)"))
+    more.locator("summary").click()  # it expands in place
+    more.locator(".more-body .hit").first.wait_for()
+    extra = more.locator(".more-body .hit").evaluate_all("hs => hs.map(h => h.dataset.passageId)")
+    assert len(extra) == n and not shown & set(extra)
+    shot(desk, "24-more-from-this-report")
+    more.locator("a", has_text="在原文中逐一查看").click()
     desk.wait_for_selector("#hit-status")
     assert desk.locator("#hit-status").inner_text().startswith("第 1 / ")  # it lands on the first hit
     assert desk.locator("#doc-text mark").count() >= n

@@ -57,9 +57,9 @@ def link_args(*drop: str) -> list[tuple[str, str]]:
     return [(k, v) for k, v in request.args.items(multi=True) if k in LINK_PARAMS and k not in drop]
 
 
-def page_url(endpoint: str, items: list[tuple[str, str]]) -> str:
-    """A page URL with these query parameters."""
-    return url_for(endpoint) + ("?" + urlencode(items) if items else "")
+def page_url(endpoint: str, items: list[tuple[str, str]], **path) -> str:
+    """A page URL (`path`: its path parameters) with these query parameters."""
+    return url_for(endpoint, **path) + ("?" + urlencode(items) if items else "")
 
 
 def _page_filters() -> Filters:
@@ -177,12 +177,28 @@ def search_view() -> dict:
                            sort=view["sort"])
     view.update(result=result, page=page, pages=max(1, math.ceil(result.total / PAGE_K)))
     if per_doc and result.hits:  # "more from this report": its passages that contain the query's words
-        shown, words = {h.passage_id for h in result.hits}, query_words(q)
-        pool = engine.search(q, k=MAX_K, filters=filters)
-        for h in pool.hits:
-            if h.passage_id not in shown and relevant(h, words):
-                view["more_in_doc"][h.doc_id] = view["more_in_doc"].get(h.doc_id, 0) + 1
+        shown = {h.passage_id for h in result.hits}
+        for h in more_relevant(engine, q, filters, shown):
+            view["more_in_doc"][h.doc_id] = view["more_in_doc"].get(h.doc_id, 0) + 1
     return view
+
+
+def more_relevant(engine, q: str, filters: Filters, shown: set[str], doc_id: str | None = None) -> list:
+    """Passages of the query's best 100 that hold enough of its words, minus those shown (of one document)."""
+    words = query_words(q)
+    return [h for h in engine.search(q, k=MAX_K, filters=filters).hits
+            if h.passage_id not in shown and (doc_id is None or h.doc_id == doc_id) and relevant(h, words)]
+
+
+@bp.get("/documents/<doc_id>/more")
+def more_from_document(doc_id: str):
+    """The rest of a report's relevant passages for a query, as a fragment the search page expands in place."""
+    q, _ = page_query()
+    if not q:
+        abort(400, "请先输入检索词")
+    shown = set(filter(None, request.args.get("shown", "").split(",")))
+    hits = more_relevant(get_engine(), q, _page_filters(), shown, doc_id)
+    return render_template("_more.html", hits=hits, q=q)
 
 
 @bp.get("/")
@@ -199,7 +215,10 @@ def search_page():
             "pager": pager(view["page"], view["pages"]) if view["pages"] > 1 else [],
         }
     examples = [] if q else example_queries(get_engine())
-    return render_template("search.html", **view, hits=_by_id(result), links=links, examples=examples,
+    more_url = lambda doc_id, shown: page_url(  # noqa: E731  (a report's other relevant passages, expanded in place)
+        "pages.more_from_document", link_args("page", "sort", "per_doc", "by") + [("shown", ",".join(shown))],
+        doc_id=doc_id)
+    return render_template("search.html", **view, hits=_by_id(result), links=links, examples=examples, more_url=more_url,
                            SORT_LABELS=SORT_LABELS, PER_DOC_CHOICES=PER_DOC_CHOICES, refine=refine_fields(),
                            autofocus=not q)  # the first screen only: elsewhere Tab starts at the skip link
 

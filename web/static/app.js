@@ -15,6 +15,23 @@
 
   var typing = function (el) { return el && (/^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName) || el.isContentEditable); };
 
+  // Search: "本报告另有 N 个相关段落" loads that report's other relevant passages when opened.
+  document.querySelectorAll("details.more-doc[data-src]").forEach(function (details) {
+    details.addEventListener("toggle", function () {
+      var body = details.querySelector(".more-body");
+      if (!details.open || body.dataset.loaded) return;
+      body.dataset.loaded = "1";
+      body.textContent = "正在载入…";
+      fetch(details.dataset.src).then(function (r) {
+        if (!r.ok) throw new Error(r.status);
+        return r.text();
+      }).then(function (html) { body.innerHTML = html; }, function () {
+        body.textContent = "未能载入，请用下面的链接在原文中查看。";
+        delete body.dataset.loaded;
+      });
+    });
+  });
+
   // Document view: a selection (mouse, touch or keyboard) offers "查找相似"; S sends it, Esc hides it.
   var form = document.getElementById("selection-form");
   if (form) {
