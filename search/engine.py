@@ -17,7 +17,7 @@ from core.model import Encoder, check_model, check_model_name
 from core.records import DocumentRecord, PassageRecord
 from core.settings import Settings
 from core.storage import IndexReader, IndexStorage, open_storage
-from core.textform import matching_form, tokenize, tokenize_query
+from core.textform import matching_form, to_simplified, tokenize, tokenize_query
 
 from .filters import facet_counts
 from .fusion import BM25_WEIGHT, DENSE_WEIGHT, RRF_K, limit_per_group, reciprocal_rank_fusion
@@ -29,6 +29,7 @@ MAX_K = 100
 MODES = ("hybrid", "bm25", "dense")
 FACET_CANDIDATES = 100  # facet counts cover the documents of this many best passages
 COMPARE_BY = ("document", "issuing_body")
+SORTS = ("relevance", "date", "region", "body")  # the order of a result list; each but relevance keeps rank within ties
 QUERY_CACHE_SIZE = 2048  # query embeddings kept (1.5 KB each)
 WARM_QUERY = "依法行政"  # any query: it loads the encoder, BM25 and FAISS pages before the first user does
 DISTINCTIVE_MAX_SHARE = 0.1  # a word in more than this share of passages is too common to mark as shared
@@ -77,11 +78,14 @@ class SearchResult:
     groups: list[dict] = field(default_factory=list)
     facets: dict = field(default_factory=dict)
     filters: Filters = field(default_factory=Filters)
+    total: int = 0  # passages of the whole ranked list (after the per-document limit); `hits` is one page of it
+    offset: int = 0  # where `hits` starts in that list
 
     def to_json(self) -> dict:
         """The API's answer shape."""
         return {
-            "query": self.query, "version": self.version, "count": len(self.hits), "filters": self.filters.to_json(),
+            "query": self.query, "version": self.version, "count": len(self.hits), "total": self.total,
+            "offset": self.offset, "filters": self.filters.to_json(),
             "results": [h.to_json() for h in self.hits], "groups": self.groups, "facets": self.facets,
         }
 
@@ -148,14 +152,21 @@ class SearchEngine:
     # -- queries -----------------------------------------------------------------------------
     def search(
         self, query: str, k: int = 10, per_doc: int | None = None, mode: str = "hybrid",
-        filters: Filters | None = None, explain: bool = False,
+        filters: Filters | None = None, explain: bool = False, offset: int = 0, sort: str = "relevance",
     ) -> SearchResult:
-        """BM25 and dense rankings fused by RRF (or one of them alone), at most `per_doc` passages a document."""
+        """BM25 and dense rankings fused by RRF (or one of them alone), at most `per_doc` passages a document.
+
+        `offset` and `k` cut one page out of the whole list (`total` says how long it is); `sort` orders the
+        list by relevance, or by date (newest first), region or issuing body, documents kept together.
+        """
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
+        if sort not in SORTS:
+            raise ValueError(f"sort must be one of {', '.join(SORTS)}")
         query, tokens, vector = self._prepare(query, encode=mode != "bm25")
         return self._ranked(
             self._state, tokens, vector, k, per_doc, query=query, mode=mode, filters=filters, explain=explain,
+            offset=max(0, int(offset)), sort=sort,
         )
 
     def _prepare(self, query: str, encode: bool = True) -> tuple[str, list[str], np.ndarray | None]:
@@ -224,7 +235,7 @@ class SearchEngine:
     def _ranked(
         self, state: IndexReader, tokens: list[str], vector: np.ndarray | None, k: int, per_doc: int | None,
         query: str, mode: str = "hybrid", filters: Filters | None = None, exclude_doc: str | None = None,
-        shared_marks: bool = False, explain: bool = False, group_of=None,
+        shared_marks: bool = False, explain: bool = False, group_of=None, offset: int = 0, sort: str = "relevance",
     ) -> SearchResult:
         k = max(1, min(int(k), MAX_K))
         filters = filters or Filters()
@@ -234,7 +245,10 @@ class SearchEngine:
         facets = facet_counts((state.documents[d] for d in facet_docs), filters)
         if filters.active:
             fused, lex_rank, dense_rank = self._fused(state, tokens, vector, mode, filters, exclude_doc, per_group)
-        chosen = limit_per_group(fused, group_of or (lambda pos: state.doc_of_pos[pos]), per_doc, k)
+        ranked = limit_per_group(fused, group_of or (lambda pos: state.doc_of_pos[pos]), per_doc, len(fused) or 1)
+        if sort != "relevance":
+            ranked = sorted_by(state, ranked, sort)
+        chosen = ranked[offset : offset + k]
         records = state.passages_at([pos for pos, _ in chosen])
         hits = [
             self._hit(state, record, score, tokens, lex_rank.get(pos), dense_rank.get(pos), shared_marks, explain)
@@ -242,7 +256,7 @@ class SearchEngine:
         ]
         return SearchResult(
             hits, query=query, version=state.version, groups=group_by_document(hits), facets=facets,
-            filters=filters,
+            filters=filters, total=len(ranked), offset=offset,
         )
 
     def compare(self, query: str, by: str = "document", filters: Filters | None = None, limit: int = 50) -> SearchResult:
@@ -327,6 +341,30 @@ def document_summary(doc: DocumentRecord) -> dict:
         "region": doc.region, "year": doc.year, "doc_type": doc.doc_type, "script": doc.script,
         "published": doc.published, "passages": doc.n_passages,
     }
+
+
+def sorted_by(state: IndexReader, ranked: list[tuple[int, float]], sort: str) -> list[tuple[int, float]]:
+    """The ranked list ordered by a document field (empty values last), each document's passages together, by rank."""
+    first: dict[str, int] = {}
+    for rank, (pos, _) in enumerate(ranked):
+        first.setdefault(state.doc_of_pos[pos], rank)
+
+    def key(item: tuple[int, tuple[int, float]]):
+        rank, (pos, _) = item
+        doc = state.documents[state.doc_of_pos[pos]]
+        return (*sort_value(sort, doc.published, doc.year, doc.region, doc.issuing_body), first[doc.doc_id], rank)
+
+    return [item for _, item in sorted(enumerate(ranked), key=key)]
+
+
+def sort_value(sort: str, published: str, year: str, region: str, issuing_body: str) -> tuple:
+    """A document's place in a `sort` order: by date newest first (publishing date, else the year covered),
+    by region or by issuing body; documents without the value go last."""
+    if sort == "date":
+        value: tuple | str = tuple(-int(p) for p in (published or year).replace("/", "-").split("-") if p.isdigit())
+    else:
+        value = to_simplified(region if sort == "region" else issuing_body)
+    return (not value, value)
 
 
 def group_by_document(hits: list[Hit]) -> list[dict]:

@@ -47,7 +47,7 @@ def ready():
 def search(query: SearchQuery):
     """Hybrid search: BM25 and dense rankings fused; `per_doc` caps passages per document."""
     result = get_engine().search(query.q, k=query.k, per_doc=query.per_doc or None, filters=query.filters(),
-                                 explain=query.explain)
+                                 explain=query.explain, offset=query.offset, sort=query.sort)
     return jsonify(result.to_json())
 
 

@@ -15,6 +15,7 @@ from .errors import ErrorResponse, error_response, register_errors, validation_e
 from .admin import bp as admin_bp
 from .api import bp as api_bp
 from .context import ENGINE, SETTINGS, STORAGE
+from .exports import bp as exports_bp
 from .pages import bp as pages_bp
 
 MAX_REQUEST_BYTES = 256 * 1024  # JSON bodies of /api/similar: a selected paragraph is a few KB
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None, *, engine: SearchEngine | None 
     if settings.admin_token:
         app.register_api(admin_bp)
     app.register_blueprint(pages_bp)
+    app.register_blueprint(exports_bp)
     app.add_url_rule("/api/openapi.json", "openapi", lambda: jsonify(app.api_doc))
     app.before_request(_limit_request)
     register_errors(app)

@@ -13,11 +13,12 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from core.filters import LIST_FIELDS, Filters
-from search.engine import COMPARE_BY, MAX_K, Hit
+from search.engine import COMPARE_BY, MAX_K, SORTS, Hit
 
 # Request limits (the document states them, pydantic enforces them).
 MAX_QUERY_CHARS = 500  # a query box; a longer text is a selection: use /api/similar
 MAX_TEXT_CHARS = 5000  # a selected paragraph or a few
+MAX_OFFSET = 1000  # paging: the ranked list is a few hundred passages at most
 MAX_FILTER_VALUES = 20
 MAX_FILTER_CHARS = 100
 YEAR_MIN, YEAR_MAX = 1949, 2100
@@ -72,6 +73,12 @@ class SearchQuery(FilterParams):
     k: int = Field(10, ge=1, le=MAX_K, description="passages to return")
     per_doc: int = Field(0, ge=0, le=MAX_K, description="at most this many passages a document (0: no limit)")
     explain: bool = Field(False, description="add each hit's ranks and fusion parameters")
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="skip this many passages of the ranked list (paging)")
+    sort: Literal[SORTS] = Field(  # type: ignore[valid-type]
+        "relevance", description="relevance, or date (newest first), region or body")
+
+
+assert SORTS == ("relevance", "date", "region", "body")
 
 
 class CompareQuery(FilterParams):
@@ -168,6 +175,8 @@ class SearchResponse(BaseModel):
     query: str
     version: str
     count: int
+    total: int = Field(0, description="passages in the whole ranked list; `results` is one page of it")
+    offset: int = 0
     filters: dict[str, Any]
     results: list[Hit]  # the engine's own dataclass: the document follows the code
     groups: list[GroupModel]

@@ -18,6 +18,10 @@ PAGE_MESSAGES = {  # what a reader of the page is told, in Chinese (the API keep
     400: "请求参数有误", 401: "需要管理员令牌", 404: "找不到该页面或记录", 405: "不支持该请求方法",
     409: "另一个索引任务正在进行，请稍后再试", 413: "提交的内容过大", 500: "服务器内部错误", 503: "索引暂时不可用，请稍后再试",
 }
+PAGE_DETAILS = {  # what a page says when the error carries only werkzeug's English default text
+    404: "这个网址没有对应的页面。请检查网址，或从检索首页重新开始。", 405: "该网址不接受这种请求。",
+    413: "提交的内容超过了大小上限，请缩短所选文字。",
+}
 
 
 def wants_json() -> bool:
@@ -50,6 +54,9 @@ def register_errors(app: Flask) -> None:
         message = exc.description or exc.name
         if exc.code == 413:
             message = "the request body is too large"
+        generic = message in (type(exc).description, "the request body is too large")  # werkzeug's English text
+        if not wants_json() and exc.code in PAGE_DETAILS and generic:
+            message = PAGE_DETAILS[exc.code]
         return error_response(exc.code or 500, message, headers)
 
     @app.errorhandler(NotFoundError)

@@ -4,20 +4,31 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+import math
+
 from flask import Blueprint, abort, render_template, request, url_for
 from markupsafe import Markup, escape
 from pydantic import ValidationError
 
 from core.errors import NotFoundError
 from core.filters import LIST_FIELDS, Filters
+from core.textform import to_simplified, tokenize_query
+from search.engine import MAX_K, SORTS, sort_value
+from search.highlight import highlight_spans
 
 from .context import get_engine
-from .contract import MAX_QUERY_CHARS, MAX_TEXT_CHARS, FilterParams, problem
+from .contract import MAX_QUERY_CHARS, MAX_TEXT_CHARS, YEAR_MAX, YEAR_MIN, FilterParams, problem
+from .examples import example_queries
 
 bp = Blueprint("pages", __name__)
-PAGE_K = 20
-PAGE_PER_DOC = 3
-MAX_PAGES = 5  # "更多结果" widens the list 20 passages at a time, up to the API's 100
+PAGE_K = 20  # passages a page
+PAGE_PER_DOC = 3  # default passages a document on the search page
+PER_DOC_CHOICES = {"1": 1, "3": 3, "10": 10, "0": 0}  # 0: no limit
+MAX_PAGES = 50  # the ranked list is a few hundred passages at most
+SORT_LABELS = {"relevance": "相关度", "date": "发布日期（新→旧）", "region": "地区", "body": "发布机关"}
+RELEVANT_SHARE = 0.5  # an extra passage counts as relevant when it holds at least this share of the query's words
+COMPARE_MORE = 8  # a body's other relevant passages shown under its row in compare
+assert tuple(SORT_LABELS) == SORTS
 
 
 def marked(text: str, spans) -> Markup:
@@ -38,7 +49,7 @@ VALUE_LABELS = {"simplified": "简体", "traditional": "繁体", "mixed": "简�
 
 # The only request parameters a page carries into the links it builds (never the request's own arguments:
 # `endpoint=`, `_method=` or `_external=` would steer url_for).
-LINK_PARAMS = ("q", "by") + LIST_FIELDS + ("year_from", "year_to")
+LINK_PARAMS = ("q", "by", "sort", "per_doc", "page") + LIST_FIELDS + ("year_from", "year_to")
 
 
 def link_args(*drop: str) -> list[tuple[str, str]]:
@@ -46,9 +57,9 @@ def link_args(*drop: str) -> list[tuple[str, str]]:
     return [(k, v) for k, v in request.args.items(multi=True) if k in LINK_PARAMS and k not in drop]
 
 
-def page_url(endpoint: str, items: list[tuple[str, str]]) -> str:
-    """A page URL with these query parameters."""
-    return url_for(endpoint) + ("?" + urlencode(items) if items else "")
+def page_url(endpoint: str, items: list[tuple[str, str]], **path) -> str:
+    """A page URL (`path`: its path parameters) with these query parameters."""
+    return url_for(endpoint, **path) + ("?" + urlencode(items) if items else "")
 
 
 def _page_filters() -> Filters:
@@ -60,7 +71,17 @@ def _page_filters() -> Filters:
     try:
         return FilterParams.model_validate(given).filters()
     except ValidationError as exc:
-        abort(400, problem(exc))
+        abort(400, page_problem(exc))
+
+
+def page_problem(exc: ValidationError) -> str:
+    """A filter error as a reader of the page is told it, in Chinese (the parameter named as on the page)."""
+    err = exc.errors(include_url=False)[0]
+    name = str(err.get("loc", ("",))[0])
+    if name in ("year_from", "year_to"):
+        label = "起始年份" if name == "year_from" else "截止年份"
+        return f"{label}应为 {YEAR_MIN}–{YEAR_MAX} 之间的整数，收到的是“{err.get('input')}”。"
+    return f"筛选条件有误：{problem(exc)}"
 
 
 def page_query() -> tuple[str, str]:
@@ -86,6 +107,11 @@ def toggle_url(endpoint: str, name: str, value: str) -> str:
     return page_url(endpoint, items)
 
 
+def without_url(endpoint: str, *names: str) -> str:
+    """The current URL without these parameters (and back on the first page)."""
+    return page_url(endpoint, link_args("page", *names))
+
+
 def facet_active(name: str, value: str) -> bool:
     """Whether a facet value is among the current filters."""
     if name == "year":
@@ -95,35 +121,146 @@ def facet_active(name: str, value: str) -> bool:
 
 @bp.app_context_processor
 def _facet_helpers():
-    return {"toggle_url": toggle_url, "facet_active": facet_active, "FACET_LABELS": FACET_LABELS,
-            "VALUE_LABELS": VALUE_LABELS}
+    return {"toggle_url": toggle_url, "without_url": without_url, "facet_active": facet_active,
+            "FACET_LABELS": FACET_LABELS, "VALUE_LABELS": VALUE_LABELS}
+
+
+def choice(name: str, allowed, default: str) -> str:
+    """A page option from the query string, or its default when absent or unknown."""
+    value = request.args.get(name, default)
+    return value if value in allowed else default
+
+
+def page_number() -> int:
+    value = request.args.get("page", "1")
+    return int(value) if value.isdigit() and 1 <= int(value) <= MAX_PAGES else 1
+
+
+def pager(page: int, pages: int) -> list[dict]:
+    """Links of a pager: previous, the pages around this one (with the first and last), next."""
+    base = link_args("page")
+    url = lambda n: page_url("pages.search_page", base + ([("page", str(n))] if n > 1 else []))  # noqa: E731
+    shown = sorted({1, pages, *range(max(1, page - 2), min(pages, page + 2) + 1)})
+    links, last = [], 0
+    if page > 1:
+        links.append({"label": "上一页", "url": url(page - 1), "rel": "prev"})
+    for n in shown:
+        if n - last > 1:
+            links.append({"label": "…", "url": None})
+        links.append({"label": str(n), "url": url(n), "current": n == page})
+        last = n
+    if page < pages:
+        links.append({"label": "下一页", "url": url(page + 1), "rel": "next"})
+    return links
+
+
+def relevant(hit, words: list[str]) -> bool:
+    """Whether a passage holds enough of the query's words to be shown as relevant (审查 alone is not 公平竞争审查)."""
+    folded = to_simplified(hit.text).lower()
+    return bool(words) and sum(w in folded for w in words) >= RELEVANT_SHARE * len(words)
+
+
+def query_words(q: str) -> list[str]:
+    return sorted({w for w in tokenize_query(q) if len(w) >= 2})
+
+
+def search_view() -> dict:
+    """What the search page shows (and its export writes): one page of the ranked list, its order and filters."""
+    q, note = page_query()
+    view = {"q": q, "note": note, "result": None, "page": 1, "pages": 0, "sort": choice("sort", SORTS, "relevance"),
+            "per_doc": choice("per_doc", PER_DOC_CHOICES, str(PAGE_PER_DOC)), "more_in_doc": {}}
+    if not q:
+        return view
+    engine, filters, page = get_engine(), _page_filters(), page_number()
+    per_doc = PER_DOC_CHOICES[view["per_doc"]] or None
+    result = engine.search(q, k=PAGE_K, per_doc=per_doc, filters=filters, offset=(page - 1) * PAGE_K,
+                           sort=view["sort"])
+    view.update(result=result, page=page, pages=max(1, math.ceil(result.total / PAGE_K)))
+    if per_doc and result.hits:  # "more from this report": its passages that contain the query's words
+        shown = {h.passage_id for h in result.hits}
+        for h in more_relevant(engine, q, filters, shown):
+            view["more_in_doc"][h.doc_id] = view["more_in_doc"].get(h.doc_id, 0) + 1
+    return view
+
+
+def more_relevant(engine, q: str, filters: Filters, shown: set[str], doc_id: str | None = None) -> list:
+    """Passages of the query's best 100 that hold enough of its words, minus those shown (of one document)."""
+    words = query_words(q)
+    return [h for h in engine.search(q, k=MAX_K, filters=filters).hits
+            if h.passage_id not in shown and (doc_id is None or h.doc_id == doc_id) and relevant(h, words)]
+
+
+@bp.get("/documents/<doc_id>/more")
+def more_from_document(doc_id: str):
+    """The rest of a report's relevant passages for a query, as a fragment the search page expands in place."""
+    q, _ = page_query()
+    if not q:
+        abort(400, "请先输入检索词")
+    shown = set(filter(None, request.args.get("shown", "").split(",")))
+    hits = more_relevant(get_engine(), q, _page_filters(), shown, doc_id)
+    return render_template("_more.html", hits=hits, q=q)
 
 
 @bp.get("/")
 def search_page():
-    """The search page; with ?q= it shows results grouped per document (no JavaScript needed)."""
-    q, note = page_query()
-    page = request.args.get("page", "1")
-    page = int(page) if page.isdigit() and 1 <= int(page) <= MAX_PAGES else 1
-    result, more = None, None
+    """The search page; with ?q= one page of results grouped per document (no JavaScript needed)."""
+    view = search_view()
+    q, result = view["q"], view["result"]
+    links = {}
     if q:
-        k = PAGE_K * page
-        result = get_engine().search(q, k=k, per_doc=PAGE_PER_DOC, filters=_page_filters())
-        if len(result.hits) == k and page < MAX_PAGES:
-            more = page_url("pages.search_page", link_args("page") + [("page", str(page + 1))])
-    compare = page_url("pages.compare_page", link_args("page", "by")) if q else None
-    return render_template("search.html", q=q, note=note, result=result, hits=_by_id(result), more=more,
-                           compare=compare)
+        links = {
+            "compare": page_url("pages.compare_page", link_args("page", "by", "per_doc")),
+            "csv": page_url("exports.search_export", link_args() + [("format", "csv")]),
+            "xlsx": page_url("exports.search_export", link_args() + [("format", "xlsx")]),
+            "pager": pager(view["page"], view["pages"]) if view["pages"] > 1 else [],
+        }
+    examples = [] if q else example_queries(get_engine())
+    more_url = lambda doc_id, shown: page_url(  # noqa: E731  (a report's other relevant passages, expanded in place)
+        "pages.more_from_document", link_args("page", "sort", "per_doc", "by") + [("shown", ",".join(shown))],
+        doc_id=doc_id)
+    return render_template("search.html", **view, hits=_by_id(result), links=links, examples=examples, more_url=more_url,
+                           SORT_LABELS=SORT_LABELS, PER_DOC_CHOICES=PER_DOC_CHOICES, refine=refine_fields(),
+                           autofocus=not q)  # the first screen only: elsewhere Tab starts at the skip link
+
+
+def refine_fields() -> list[tuple[str, str]]:
+    """The list filters a sort/year form must carry along as hidden fields."""
+    return [(k, v) for k, v in request.args.items(multi=True) if k in LIST_FIELDS]
+
+
+def compare_view() -> dict:
+    """What the compare page shows (and its export writes): each row's best passage and its other relevant ones."""
+    q, note = page_query()
+    by = request.args.get("by") if request.args.get("by") in ("document", "issuing_body") else "document"
+    view = {"q": q, "note": note, "by": by, "result": None, "others": {}, "sort": choice("sort", SORTS, "relevance")}
+    if not q:
+        return view
+    engine, filters = get_engine(), _page_filters()
+    result = engine.compare(q, by=by, filters=filters)
+    if view["sort"] != "relevance":  # one row per document or body: the rows themselves are the whole list
+        result.hits.sort(key=lambda h: sort_value(view["sort"], h.published, h.year, h.region, h.issuing_body))
+    key = (lambda h: h.issuing_body or h.doc_id) if by == "issuing_body" else (lambda h: h.doc_id)
+    rows = {key(h): h.passage_id for h in result.hits}
+    pool, words = engine.search(q, k=MAX_K, filters=filters), query_words(q)
+    for h in pool.hits:  # every other passage of the row's document (or body) that holds the query's words
+        row = key(h)
+        if row in rows and h.passage_id != rows[row] and relevant(h, words):
+            view["others"].setdefault(rows[row], []).append(h)
+    view.update(result=result)
+    return view
 
 
 @bp.get("/compare")
 def compare_page():
-    """One topic across bureaus: the best passage of each document (or issuing body) as a table."""
-    q, note = page_query()
-    by = request.args.get("by") if request.args.get("by") in ("document", "issuing_body") else "document"
-    result = get_engine().compare(q, by=by, filters=_page_filters()) if q else None
-    export = page_url("api.compare", link_args("q", "by") + [("q", q), ("by", by), ("format", "csv")]) if q else None
-    return render_template("compare.html", q=q, note=note, by=by, result=result, export=export)
+    """One topic across bureaus: the best passage of each document (or issuing body), the others expandable."""
+    view = compare_view()
+    links = {}
+    if view["q"]:
+        items = link_args("q", "by", "page", "per_doc") + [("q", view["q"]), ("by", view["by"])]
+        links = {"csv": page_url("exports.compare_export", items + [("format", "csv")]),
+                 "xlsx": page_url("exports.compare_export", items + [("format", "xlsx")])}
+    return render_template("compare.html", **view, links=links, more_limit=COMPARE_MORE, SORT_LABELS=SORT_LABELS,
+                           refine=refine_fields())
 
 
 @bp.route("/similar", methods=["GET", "POST"])
@@ -139,7 +276,8 @@ def similar_page():
         result = engine.similar(passage_id=passage_id, text=None if passage_id else text, k=PAGE_K, per_doc=2)
     except NotFoundError as exc:
         abort(404, str(exc.args[0]))
-    return render_template("similar.html", source=source, text=text, result=result, hits=_by_id(result))
+    q = (request.values.get("q") or "").strip()[:MAX_QUERY_CHARS]  # the reader's query stays in the search box
+    return render_template("similar.html", source=source, text=text, result=result, hits=_by_id(result), q=q)
 
 
 @bp.get("/documents/<doc_id>")
@@ -147,10 +285,13 @@ def document_page(doc_id: str):
     """A whole report in its original script; each passage can be sent to find-similar."""
     try:
         doc = get_engine().document(doc_id)
-    except NotFoundError as exc:
-        abort(404, str(exc.args[0]))
+    except NotFoundError:
+        abort(404, f"索引中没有这份文档：{doc_id}")
+    q, note = page_query()
+    blocks, marks = _blocks(doc, tokenize_query(q) if q else [])
     return render_template(
-        "document.html", doc=doc, blocks=_blocks(doc), toc=_toc(doc), focus=request.args.get("p"),
+        "document.html", doc=doc, blocks=blocks, marks=marks, toc=_toc(doc), focus=request.args.get("p"), q=q,
+        note=note, plain=url_for("pages.document_page", doc_id=doc_id, p=request.args.get("p") or None),
     )
 
 
@@ -176,14 +317,29 @@ def _toc(doc: dict) -> list[dict]:
     return entries
 
 
-def _blocks(doc: dict) -> list[dict]:
-    """The document text cut into passage blocks and the text between them (headings, titles)."""
-    text, pos, blocks = doc["text"], 0, []
+def _blocks(doc: dict, tokens: list[str]) -> tuple[list[dict], int]:
+    """The document text as passage blocks, each with the heading text just above it; and the count of marks.
+
+    The heading travels with its passage so that a link to the passage shows its heading too. The query's
+    words are marked in the whole text, each mark numbered (hit-1, hit-2 …) for next/previous.
+    """
+    text, pos, blocks, count = doc["text"], 0, [], 0
+
+    def html(part: str) -> Markup:
+        nonlocal count
+        spans = highlight_spans(part, tokens)[0] if tokens else []
+        out, at = [], 0
+        for start, end in spans:
+            count += 1
+            out += [str(escape(part[at:start])), f'<mark id="hit-{count}">', str(escape(part[start:end])), "</mark>"]
+            at = end
+        out.append(str(escape(part[at:])))
+        return Markup("".join(out))
+
     for p in doc["passages"]:
-        if p["start"] > pos:
-            blocks.append({"text": text[pos : p["start"]], "passage": None})
-        blocks.append({"text": text[p["start"] : p["end"]], "passage": p})
+        heading = html(text[pos : p["start"]]) if p["start"] > pos and text[pos : p["start"]].strip() else None
+        blocks.append({"heading": heading, "html": html(text[p["start"] : p["end"]]), "passage": p})
         pos = p["end"]
-    if pos < len(text):
-        blocks.append({"text": text[pos:], "passage": None})
-    return blocks
+    if text[pos:].strip():
+        blocks.append({"heading": html(text[pos:]), "html": None, "passage": None})
+    return blocks, count

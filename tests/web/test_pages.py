@@ -1,7 +1,10 @@
 """The HTML pages through the Flask test client."""
 
-from core.settings import Settings
+import re
+
 import pytest
+
+from core.settings import Settings
 
 from indexer.pipeline import index_paths
 from search.engine import SearchEngine
@@ -66,7 +69,7 @@ def test_pages_without_index_explain_what_to_do(tmp_path):
     assert app.test_client().get("/api/health").status_code == 503
 
 
-def test_more_results_link_widens_the_list(tmp_path):
+def test_paging_shows_the_next_passages_and_the_total(tmp_path):
     folder = tmp_path / "docs"
     folder.mkdir()
     for i in range(10):
@@ -76,6 +79,60 @@ def test_more_results_link_widens_the_list(tmp_path):
     index_paths([folder], tmp_path / "idx", encoder=enc)
     client = create_app(engine=SearchEngine(tmp_path / "idx", encoder=enc), testing=True).test_client()
     first = client.get("/", query_string={"q": "法律顾问"}).get_data(as_text=True)
-    assert first.count('class="hit"') == 20 and "更多结果" in first and "page=2" in first
+    assert first.count('class="hit"') == 20 and "下一页" in first and "page=2" in first
+    assert "共 30 个段落，第 1 / 2 页" in first  # 10 reports × 3 passages
     second = client.get("/", query_string={"q": "法律顾问", "page": 2}).get_data(as_text=True)
-    assert second.count('class="hit"') == 30 and "更多结果" not in second  # 10 reports × 3 passages
+    assert second.count('class="hit"') == 10 and "下一页" not in second and "上一页" in second
+    ids = lambda html: set(re.findall(r'data-passage-id="([^"]+)"', html))  # noqa: E731
+    assert not ids(first) & ids(second)  # page 2 is the next passages, not the first ones again
+    by_date = client.get("/", query_string={"q": "法律顾问", "sort": "body", "per_doc": "1"}).get_data(as_text=True)
+    assert by_date.count('class="group"') == 10 and "第 1 / 2 页" not in by_date
+
+
+def test_api_pages_through_the_list_and_sorts_it(tmp_path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for i, body in enumerate(["乙局", "甲局", "丙局"]):
+        text = "\n".join(f"（{n}）{body}措施{n}。聘请法律顾问参与合法性审查，提升依法行政水平。" for n in "一二三")
+        (folder / f"r{i}.txt").write_text(f"一、总体情况\n{text}", encoding="utf-8")
+        (folder / f"r{i}.meta.json").write_text(f'{{"issuing_body": "{body}", "year": "{2020 + i}"}}', encoding="utf-8")
+    enc = HashEncoder()
+    index_paths([folder], tmp_path / "idx", encoder=enc)
+    client = create_app(engine=SearchEngine(tmp_path / "idx", encoder=enc), testing=True).test_client()
+    first = client.get("/api/search", query_string={"q": "法律顾问", "k": 4}).get_json()
+    rest = client.get("/api/search", query_string={"q": "法律顾问", "k": 4, "offset": 4}).get_json()
+    assert first["total"] == rest["total"] == 9 and rest["offset"] == 4
+    ids = [h["passage_id"] for h in first["results"] + rest["results"]]
+    assert len(ids) == len(set(ids)) == 8  # the second page goes on where the first stopped
+    by_body = client.get("/api/search", query_string={"q": "法律顾问", "k": 9, "sort": "body"}).get_json()
+    bodies = [h["issuing_body"] for h in by_body["results"]]
+    assert bodies == sorted(bodies) and len(by_body["groups"]) == 3  # a document's passages stay together
+    by_date = client.get("/api/search", query_string={"q": "法律顾问", "k": 9, "sort": "date"}).get_json()
+    assert [g["year"] for g in by_date["groups"]] == ["2022", "2021", "2020"]  # newest first
+    bad = client.get("/api/search", query_string={"q": "法律顾问", "sort": "nope"})
+    assert bad.status_code == 400 and "sort" in bad.get_json()["error"]["message"]
+
+
+def test_exports_name_the_query_and_never_write_a_formula(tmp_path):
+    import io
+    from datetime import date
+    from urllib.parse import unquote
+
+    from openpyxl import load_workbook
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "x.txt").write_text("一、总体情况\n（一）加强领导。=HYPERLINK(\"http://x\") 法律顾问参与合法性审查。", encoding="utf-8")
+    enc = HashEncoder()
+    index_paths([folder], tmp_path / "idx", encoder=enc)
+    client = create_app(engine=SearchEngine(tmp_path / "idx", encoder=enc), testing=True).test_client()
+    r = client.get("/export/search", query_string={"q": "=法律/顾问", "format": "xlsx"})
+    assert r.status_code == 200 and r.mimetype.endswith("spreadsheetml.sheet")
+    name = unquote(r.headers["Content-Disposition"].split("UTF-8''")[1])
+    assert name == f"检索-=法律_顾问-{date.today().isoformat()}.xlsx"  # no path separator in a file name
+    sheet = load_workbook(io.BytesIO(r.data)).active
+    assert all(c.data_type != "f" for row in sheet.iter_rows() for c in row)  # "=…" stays text
+    assert sheet["A1"].value == "检索词" and sheet["B1"].value == "=法律/顾问"
+    csv = client.get("/export/compare", query_string={"q": "法律顾问", "format": "csv"}).get_data(as_text=True)
+    assert csv.startswith("\ufeff对比主题,法律顾问") and "排名,发布机关" in csv
+    assert client.get("/export/search", query_string={"q": "法律顾问", "format": "pdf"}).status_code == 400
