@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import SEEDS
 from tests.exports import read_csv_export
-from tests.test_browser import ARTIFACTS, browser, server  # noqa: F401  (fixtures shared with the other browser tests)
+from tests.web.test_browser import ARTIFACTS, browser, server  # noqa: F401  (fixtures shared with the other browser tests)
 from web.exports import COMPARE_COLUMNS, SEARCH_COLUMNS
 
 pytestmark = pytest.mark.model
