@@ -20,6 +20,7 @@ from indexer.store import DocumentRecord, PassageRecord
 from .filters import Filters, facet_counts
 from .fusion import BM25_WEIGHT, DENSE_WEIGHT, RRF_K, limit_per_group, reciprocal_rank_fusion
 from .highlight import highlight_spans
+from . import match as matching
 from .reader import IndexReader, open_reader
 
 CANDIDATES = 200  # per retriever, before fusion
@@ -29,6 +30,7 @@ MODES = ("hybrid", "bm25", "dense")
 FACET_CANDIDATES = 100  # facet counts cover the documents of this many best passages
 COMPARE_BY = ("document", "issuing_body")
 QUERY_CACHE_SIZE = 2048  # query embeddings kept (1.5 KB each)
+MATCH_CANDIDATES = 300  # with a min_match cut, the match level is computed for this many best fused passages
 
 
 class NotFoundError(LookupError):
@@ -56,6 +58,7 @@ class Hit:
     script: str
     published: str = ""
     explain: dict | None = None  # bm25_rank, dense_rank, fused score: only when asked for
+    match: str | None = None  # strong | weak | None (search/match.py)
 
     def to_json(self) -> dict:
         """JSON-ready dict."""
@@ -76,13 +79,20 @@ class SearchResult:
     groups: list[dict] = field(default_factory=list)
     facets: dict = field(default_factory=dict)
     filters: Filters = field(default_factory=Filters)
+    min_match: str = "any"
+    did_you_mean: str | None = None  # a close corpus word when nothing matched
+    absent: list[dict] | None = None  # compare: the documents (or bodies) in scope that do not address it
 
     def to_json(self) -> dict:
         """The API's answer shape."""
-        return {
+        data = {
             "query": self.query, "version": self.version, "count": len(self.hits), "filters": self.filters.to_json(),
             "results": [h.to_json() for h in self.hits], "groups": self.groups, "facets": self.facets,
+            "min_match": self.min_match, "did_you_mean": self.did_you_mean,
         }
+        if self.absent is not None:
+            data["absent"] = self.absent
+        return data
 
 
 class SearchEngine:
@@ -139,15 +149,28 @@ class SearchEngine:
     # -- queries -----------------------------------------------------------------------------
     def search(
         self, query: str, k: int = 10, per_doc: int | None = None, mode: str = "hybrid",
-        filters: Filters | None = None, explain: bool = False,
+        filters: Filters | None = None, explain: bool = False, min_match: str = "weak",
     ) -> SearchResult:
-        """BM25 and dense rankings fused by RRF (or one of them alone), at most `per_doc` passages a document."""
+        """BM25 and dense rankings fused by RRF (or one of them alone), at most `per_doc` passages a document.
+
+        Only passages of at least `min_match` (strong | weak | any) are returned; every hit carries its level.
+        """
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
-        query, tokens, vector = self._prepare(query, encode=mode != "bm25")
+        matching.check_min_match(min_match)
+        query, tokens, vector = self._prepare(query, encode=True)
+        mq = self._match_query(query, vector)
+        tokens = tokens + [t for t in tokenize_query(" ".join(mq.aliases)) if t not in tokens]
         return self._ranked(
-            self._state, tokens, vector, k, per_doc, query=query, mode=mode, filters=filters, explain=explain,
+            self._state, tokens, vector if mode != "bm25" else None, k, per_doc, query=query, mode=mode,
+            filters=filters, explain=explain, mq=mq, min_match=min_match,
         )
+
+    def _match_query(self, query: str, vector: np.ndarray | None) -> "matching.MatchQuery":
+        """The query as the match levels see it: words, phrases, quoted phrases, aliases, embedding."""
+        mq = matching.analyze(query)
+        mq.vector = vector
+        return mq
 
     def _prepare(self, query: str, encode: bool = True) -> tuple[str, list[str], np.ndarray | None]:
         """A typed query's cleaned text, BM25 tokens and (when asked) embedding."""
@@ -173,9 +196,14 @@ class SearchEngine:
 
     def similar(
         self, passage_id: str | None = None, text: str | None = None, k: int = 10, per_doc: int | None = 1,
-        filters: Filters | None = None, explain: bool = False,
+        filters: Filters | None = None, explain: bool = False, min_match: str = "any",
     ) -> SearchResult:
-        """Passages most like a stored passage (other documents only) or like a selected text."""
+        """Passages most like a stored passage (other documents only) or like a selected text.
+
+        Hits carry a match level against the source's text (calibrated on short queries, so indicative
+        here); `min_match` strong | weak drops the others.
+        """
+        matching.check_min_match(min_match)
         state = self._state
         exclude_doc = None
         if passage_id:
@@ -191,9 +219,11 @@ class SearchEngine:
             tokens = tokenize(core)
         else:
             raise ValueError("give a passage_id or a non-empty text")
+        mq = matching.analyze(label[:200], use_alias_file=False)
+        mq.vector = vector
         return self._ranked(
             state, tokens, vector, k, per_doc, query=label, filters=filters, exclude_doc=exclude_doc,
-            shared_marks=True, explain=explain,
+            shared_marks=True, explain=explain, mq=mq, min_match=min_match,
         )
 
     def _fused(
@@ -215,33 +245,63 @@ class SearchEngine:
     def _ranked(
         self, state: IndexReader, tokens: list[str], vector: np.ndarray | None, k: int, per_doc: int | None,
         query: str, mode: str = "hybrid", filters: Filters | None = None, exclude_doc: str | None = None,
-        shared_marks: bool = False, explain: bool = False, group_of=None,
+        shared_marks: bool = False, explain: bool = False, group_of=None, mq=None, min_match: str = "any",
     ) -> SearchResult:
         k = max(1, min(int(k), MAX_K))
         filters = filters or Filters()
         per_group = per_doc if group_of is None else None  # backends group by document only
+        levels: dict[int, tuple[str | None, float]] = {}
+        cut = mq is not None and min_match != "any"
+
+        def matched(ranked):  # with a cut: only passages of that level, strong ones first
+            if not cut:
+                return ranked
+            head = ranked[:MATCH_CANDIDATES]
+            levels.update(matching.passage_levels(state, mq, [p for p, _ in head if p not in levels]))
+            kept = [(p, s) for p, s in head if matching.admits(levels[p][0], min_match)]
+            return sorted(kept, key=lambda ps: (levels[ps[0]][0] != "strong", -ps[1], ps[0]))
+
         fused, lex_rank, dense_rank = self._fused(state, tokens, vector, mode, Filters(), exclude_doc, per_group)
+        fused = matched(fused)
         facet_docs = {state.doc_of_pos[pos] for pos, _ in fused[:FACET_CANDIDATES]}
         facets = facet_counts((state.documents[d] for d in facet_docs), filters)
         if filters.active:
             fused, lex_rank, dense_rank = self._fused(state, tokens, vector, mode, filters, exclude_doc, per_group)
+            fused = matched(fused)
         chosen = limit_per_group(fused, group_of or (lambda pos: state.doc_of_pos[pos]), per_doc, k)
+        if mq is not None and not cut:
+            levels.update(matching.passage_levels(state, mq, [p for p, _ in chosen]))
         records = state.passages_at([pos for pos, _ in chosen])
+        marks = tokens if mq is None or shared_marks else mq.highlight_terms + tokens
         hits = [
-            self._hit(state, record, score, tokens, lex_rank.get(pos), dense_rank.get(pos), shared_marks, explain)
+            self._hit(state, record, score, marks, lex_rank.get(pos), dense_rank.get(pos), shared_marks, explain,
+                      levels.get(pos))
             for (pos, score), record in zip(chosen, records)
         ]
-        return SearchResult(
+        result = SearchResult(
             hits, query=query, version=state.manifest["version"], groups=group_by_document(hits), facets=facets,
-            filters=filters,
+            filters=filters, min_match=min_match,
         )
+        if cut and not hits and not shared_marks:
+            result.did_you_mean = matching.did_you_mean(state, query)
+        return result
 
-    def compare(self, query: str, by: str = "document", filters: Filters | None = None, limit: int = 50) -> SearchResult:
-        """The best passage of each document (or issuing body) for one topic, most relevant first."""
+    def compare(self, query: str, by: str = "document", filters: Filters | None = None, limit: int = 50,
+                min_match: str = "weak") -> SearchResult:
+        """The best passage of each document (or issuing body) for one topic, most relevant first.
+
+        With a min_match cut the rows are the documents that address it (strong, then weak), each with its
+        best passage, and `absent` lists the others in scope (未提及), from the same judgement as the atlas.
+        """
         if by not in COMPARE_BY:
             raise ValueError(f"by must be one of {', '.join(COMPARE_BY)}")
+        matching.check_min_match(min_match)
         query, tokens, vector = self._prepare(query)
         state = self._state
+        if min_match != "any":
+            from .atlas import compare_rows
+
+            return compare_rows(self, state, query, by, filters or Filters(), limit, min_match)
 
         def group_of(pos: int) -> str:
             doc = state.documents[state.doc_of_pos[pos]]
@@ -253,7 +313,7 @@ class SearchEngine:
 
     def _hit(
         self, state: IndexReader, p: PassageRecord, score: float, tokens: list[str], bm25_rank, dense_rank,
-        shared_marks: bool = False, explain: bool = False,
+        shared_marks: bool = False, explain: bool = False, level: tuple[str | None, float] | None = None,
     ) -> Hit:
         doc = state.documents[p.doc_id]
         if shared_marks:  # find-similar: only the rarest words this hit shares with the source
@@ -265,7 +325,9 @@ class SearchEngine:
             highlights=spans, kind=p.kind, issuing_body=doc.issuing_body, region=doc.region, year=doc.year,
             doc_type=doc.doc_type, script=doc.script, published=doc.published,
             explain={"bm25_rank": bm25_rank, "dense_rank": dense_rank, "fused_score": round(float(score), 6),
-                     "rrf_k": RRF_K, "bm25_weight": BM25_WEIGHT, "dense_weight": DENSE_WEIGHT} if explain else None,
+                     "rrf_k": RRF_K, "bm25_weight": BM25_WEIGHT, "dense_weight": DENSE_WEIGHT,
+                     "match_p": round(level[1], 4) if level else None} if explain else None,
+            match=level[0] if level else None,
         )
 
     # -- records -----------------------------------------------------------------------------
