@@ -158,7 +158,8 @@ class SearchEngine:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
         matching.check_min_match(min_match)
-        query, tokens, vector = self._prepare(query, encode=True)
+        # BM25 alone needs no embedding, unless a match cut does (its dense features)
+        query, tokens, vector = self._prepare(query, encode=mode != "bm25" or min_match != "any")
         mq = self._match_query(query, vector)
         tokens = tokens + [t for t in tokenize_query(" ".join(mq.aliases)) if t not in tokens]
         return self._ranked(

@@ -35,6 +35,9 @@ def create_app(config: dict | None = None) -> Flask:
 
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    from . import atlas  # the measure atlas API (its own module; folded into the declared contract later)
+
+    app.register_blueprint(atlas.bp)
     if app.config["ADMIN_TOKEN"]:
         from . import admin
 

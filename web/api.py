@@ -22,8 +22,18 @@ from .openapi import (
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 FILTER_PARAMS = set(LIST_FIELDS) | {"year_from", "year_to"}
-SEARCH_PARAMS = {"q", "k", "per_doc", "explain"} | FILTER_PARAMS
-COMPARE_PARAMS = {"q", "by", "format", "limit"} | FILTER_PARAMS
+SEARCH_PARAMS = {"q", "k", "per_doc", "explain", "min_match"} | FILTER_PARAMS
+COMPARE_PARAMS = {"q", "by", "format", "limit", "min_match"} | FILTER_PARAMS
+MIN_MATCH = ("strong", "weak", "any")
+
+
+def min_match_param(value, default: str) -> str:
+    """strong | weak | any (absent: the endpoint's default)."""
+    if value is None or value == "":
+        return default
+    if value not in MIN_MATCH:
+        raise BadRequest(f"'min_match' must be one of {', '.join(MIN_MATCH)}, got {value!r}")
+    return value
 
 
 class BadRequest(ValueError):
@@ -161,10 +171,13 @@ def search():
     per_doc = int_param(request.args.get("per_doc"), "per_doc", None, 0, MAX_K) or None
     filters = filters_from(request.args.getlist, request.args.get)
     explain = bool_param(request.args.get("explain"), "explain")
-    return jsonify(get_engine().search(q, k=k, per_doc=per_doc, filters=filters, explain=explain).to_json())
+    min_match = min_match_param(request.args.get("min_match"), "weak")
+    return jsonify(get_engine().search(q, k=k, per_doc=per_doc, filters=filters, explain=explain,
+                                       min_match=min_match).to_json())
 
 
-COMPARE_COLUMNS = ("rank", "issuing_body", "region", "year", "title", "heading", "text", "score", "doc_id", "passage_id")
+COMPARE_COLUMNS = ("rank", "issuing_body", "region", "year", "title", "heading", "text", "score", "doc_id", "passage_id",
+                   "match")
 
 
 @bp.get("/compare")
@@ -179,23 +192,29 @@ def compare():
     if fmt not in ("json", "csv"):
         raise BadRequest("'format' must be json or csv")
     limit = int_param(request.args.get("limit"), "limit", 50, 1, MAX_K)
-    result = get_engine().compare(q, by=by, filters=filters_from(request.args.getlist, request.args.get), limit=limit)
+    min_match = min_match_param(request.args.get("min_match"), "weak")
+    result = get_engine().compare(q, by=by, filters=filters_from(request.args.getlist, request.args.get), limit=limit,
+                                  min_match=min_match)
     rows = [
         {"rank": i, "issuing_body": h.issuing_body, "region": h.region, "year": h.year, "title": h.title,
          "heading": " › ".join(h.heading_path), "text": h.text, "score": h.score, "doc_id": h.doc_id,
-         "passage_id": h.passage_id}
+         "passage_id": h.passage_id, "match": h.match or ""}
         for i, h in enumerate(result.hits, 1)
     ]
+    absent = result.absent or []
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=COMPARE_COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
+        writer.writerows({"rank": "", "issuing_body": a["issuing_body"], "region": a["region"], "year": a["year"],
+                          "title": a["title"], "text": "未提及", "doc_id": a["doc_id"] or "", "match": "absent"}
+                         for a in absent)
         # A BOM so that Excel opens the Chinese text as UTF-8.
         return Response("\ufeff" + buffer.getvalue(), mimetype="text/csv; charset=utf-8", headers={
             "Content-Disposition": "attachment; filename=compare.csv"})
     return jsonify({"query": q, "by": by, "filters": result.filters.to_json(), "count": len(rows), "rows": rows,
-                    "facets": result.facets})
+                    "facets": result.facets, "min_match": result.min_match, "absent": absent})
 
 
 @bp.post("/similar")
@@ -204,12 +223,13 @@ def similar():
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object with 'passage_id' or 'text'")
-    unknown = set(body) - {"passage_id", "text", "k", "per_doc", "filters", "explain"}
+    unknown = set(body) - {"passage_id", "text", "k", "per_doc", "filters", "explain", "min_match"}
     if unknown:
         raise BadRequest(f"unknown field(s): {', '.join(sorted(unknown))}")
     k = int_param(body.get("k"), "k", 10, 1, MAX_K)
     per_doc = int_param(body.get("per_doc"), "per_doc", 1, 0, MAX_K) or None
-    options = {"k": k, "per_doc": per_doc, "filters": json_filters(body), "explain": bool_param(body.get("explain"), "explain")}
+    options = {"k": k, "per_doc": per_doc, "filters": json_filters(body), "explain": bool_param(body.get("explain"), "explain"),
+               "min_match": min_match_param(body.get("min_match"), "any")}
     if body.get("passage_id") is not None:
         if not isinstance(body["passage_id"], str) or not body["passage_id"]:
             raise BadRequest("'passage_id' must be a non-empty string")
