@@ -372,47 +372,53 @@ def did_you_mean(state, query: str, min_df: int = 2) -> str | None:
     if not 2 <= len(folded) <= 24:
         return None
     table = passage_table(state)
-    by_length = _vocabulary(state)
+    neighbours = _vocabulary(state)
     # the whole query first, then its unknown windows, longest first (聘请法律顾向 → 聘请法律顾问)
     windows = [(0, len(folded))] + [
         (i, i + n) for n in range(min(len(folded) - 1, 8), 2, -1) for i in range(len(folded) - n + 1)
     ]
     for start, end in windows:
         word = folded[start:end]
-        if table.df(word) > 0:
+        if len(word) < 3 or table.df(word) > 0:
             continue
+        candidates = set()
+        for key in _deletions(word) | {word}:
+            candidates.update(neighbours.get(key, ()))
         best, best_df = None, 0
-        for size in (len(word) - 1, len(word), len(word) + 1):
-            for cand in by_length.get(size, ()):
-                if cand != word and _one_edit(word, cand):
-                    df = table.df(cand)
-                    if df >= min_df and df > best_df:
-                        best, best_df = cand, df
+        for cand in sorted(candidates):
+            if cand != word and _one_edit(word, cand):
+                df = table.df(cand)
+                if df >= min_df and df > best_df:
+                    best, best_df = cand, df
         if best is not None:
             return folded[:start] + best + folded[end:]
     return None
 
 
-def _vocabulary(state) -> dict[int, list[str]]:
+def _deletions(word: str) -> set[str]:
+    return {word[:i] + word[i + 1:] for i in range(len(word))}
+
+
+def _vocabulary(state) -> dict[str, list[str]]:
+    """Corpus words of 3+ characters by their one-deletion keys (symmetric delete: edits in O(1) look-ups)."""
     cached = getattr(state, "_fazhi_vocab", None)
     if cached is not None:
         return cached
     lexical = getattr(state, "lexical", None)
     bm25 = getattr(lexical, "bm25", None)
     if bm25 is not None:
-        vocab = [w for w in bm25.vocab_dict if len(w) >= 2 and not w.isascii()]
+        vocab = [w for w in bm25.vocab_dict if len(w) >= 3 and not w.isascii()]
     else:
         words = set()
         for text in passage_table(state).texts:
-            words.update(re.findall(r"[\u4e00-\u9fff]{2,8}", text))
+            words.update(re.findall(r"[\u4e00-\u9fff]{3,8}", text))
         vocab = sorted(words)
-    by_length: dict[int, list[str]] = {}
-    for word in vocab:
-        if len(word) >= 3:  # two-character words are too easily one edit from anything
-            by_length.setdefault(len(word), []).append(word)
-    vocab = by_length
-    state._fazhi_vocab = vocab
-    return vocab
+    neighbours: dict[str, list[str]] = {}
+    for word in vocab:  # two-character words are too easily one edit from anything
+        for key in _deletions(word) | {word}:
+            neighbours.setdefault(key, []).append(word)
+    state._fazhi_vocab = neighbours
+    return neighbours
 
 
 def _one_edit(a: str, b: str) -> bool:
