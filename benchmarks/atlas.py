@@ -38,7 +38,7 @@ from search.atlas import best_per_group  # noqa: E402
 from search.engine import SearchEngine  # noqa: E402
 from search.match import FEATURES, MatchModel, PARAMS_PATH, analyze, features, passage_table  # noqa: E402
 
-ABSENT_PRECISION = 0.975  # the weak cut is the highest that keeps absent precision at least this on the training rows
+ABSENT_PRECISION = 0.98  # the weak cut is the highest that keeps absent precision at least this on the training rows
 norm = lambda s: re.sub(r"\s+", "", to_simplified(s or ""))  # noqa: E731
 
 
