@@ -298,15 +298,19 @@ def latency(engine, measures: list[str], repeat: int = 7) -> str:
     from search.atlas import compute_atlas
 
     engine._query_cache.clear()
-    times = []
+    times, cpu = [], []
     for i in range(repeat):
         if i:
             engine._query_cache.clear()  # each run encodes its measures again, as a new request would
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         result = compute_atlas(engine, measures, by="document")
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    import os
+
     return (f"atlas latency: {len(measures)} measures x {len(result.columns)} documents "
-            f"p50={statistics.median(times) * 1000:.0f} ms max={max(times) * 1000:.0f} ms (first {times[0] * 1000:.0f} ms)")
+            f"p50={statistics.median(times) * 1000:.0f} ms max={max(times) * 1000:.0f} ms (first {times[0] * 1000:.0f} ms), "
+            f"CPU p50={statistics.median(cpu) * 1000:.0f} ms, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
 def main() -> int:

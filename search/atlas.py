@@ -47,15 +47,42 @@ def column_key(doc, by: str) -> str:
     return getattr(doc, by) or UNKNOWN
 
 
-def measure_scores(engine, state, measure: str, positions: np.ndarray, model: MatchModel) -> tuple[np.ndarray, object]:
-    """Probability for each of `positions` that it addresses the measure, and the analysed measure."""
-    text, extra = split_measure(measure)
-    if not text:
-        raise ValueError("a measure is empty")
-    mq = analyze(text, extra)
-    mq.vector = engine._query_vector(matching_form(text))
-    X, _ = features(passage_table(state), mq, positions)
-    return model.probability(X), mq
+def measure_queries(engine, measures: list[str]) -> list:
+    """The analysed measures with their embeddings, the ones not in the engine's cache encoded in one batch."""
+    parsed = []
+    for measure in measures:
+        text, extra = split_measure(measure)
+        if not text:
+            raise ValueError("a measure is empty")
+        parsed.append((matching_form(text), analyze(text, extra)))
+    with engine._cache_lock:
+        missing = list(dict.fromkeys(key for key, _ in parsed if key not in engine._query_cache))
+    if missing:
+        vectors = engine.encoder.encode_queries(missing)
+        with engine._cache_lock:
+            for key, vector in zip(missing, vectors):
+                engine._query_cache[key] = vector
+    out = []
+    for key, mq in parsed:
+        mq.vector = engine._query_vector(key)
+        out.append(mq)
+    return out
+
+
+def measure_scores(engine, state, measures: list[str], positions: np.ndarray, model: MatchModel):
+    """(probabilities over `positions`, analysed measure) for each measure, the dense part in one product."""
+    table = passage_table(state)
+    queries = measure_queries(engine, measures)
+    dense = [None] * len(queries)
+    if table.vectors is not None and queries:
+        sims = table.vectors @ np.stack([mq.vector for mq in queries]).astype(np.float32).T
+        mu, sd, best = sims.mean(axis=0), sims.std(axis=0) + 1e-6, sims.max(axis=0)
+        dense = [(sims[positions, j], float(mu[j]), float(sd[j]), float(best[j])) for j in range(len(queries))]
+    out = []
+    for mq, d in zip(queries, dense):
+        X, _ = features(table, mq, positions, dense=d)
+        out.append((model.probability(X), mq))
+    return out
 
 
 def best_per_group(p: np.ndarray, group: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
@@ -114,8 +141,7 @@ def compute_atlas(engine, measures: list[str], by: str = "document", filters: Fi
     years = [int(d.year) if d.year.isdigit() else None for d in docs]
 
     out_measures, cells, wanted = [], [], []
-    for measure in measures:
-        p, mq = measure_scores(engine, state, measure, positions, model)
+    for measure, (p, mq) in zip(measures, measure_scores(engine, state, measures, positions, model)):
         best_doc, p_doc = best_per_group(p, pos_doc, len(docs))
         best_col, p_col = best_per_group(p_doc, doc_col, len(keys))
         counts = {"strong": 0, "weak": 0, "absent": 0}

@@ -20,13 +20,14 @@ import json
 import math
 import re
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from indexer.normalize import matching_form, tokenize_query
+from indexer.normalize import matching_form, tokenize, tokenize_query
 
 from .aliases import AliasTable, default_aliases, fold
 
@@ -36,6 +37,8 @@ MIN_MATCH = ("strong", "weak", "any")
 FULL_VECTORS_MAX = 60_000  # indexes up to this many passages keep every vector in memory for the atlas
 SAMPLE_SIZE = 4096  # larger ones estimate the query's similarity distribution from a fixed sample
 SEPARATOR = "\x00"
+CHAR_INDEX_MAX = 40_000_000  # characters: larger versions scan for each new term instead
+OCCURRENCE_CACHE = 20_000  # terms whose occurrences are kept per index version
 SEGMENT_SPLIT = re.compile(r"[\s，,、；;。：:！!？?（）()《》<>【】\[\]“”\"'‘’「」『』/|]+|以及|及其")
 QUOTED = re.compile(r"\"([^\"]{2,})\"|「([^」]{2,})」|『([^』]{2,})』")
 KIND_CODES = {"paragraph": 0, "measure": 1, "article": 2}
@@ -107,8 +110,9 @@ class PassageTable:
             starts[1:] = np.cumsum([len(t) + 1 for t in texts[:-1]])
         self.starts = starts
         self.doc_ids = list(state.doc_of_pos)
-        self._df: dict[str, int] = {}
+        self._occ: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._lock = threading.Lock()
+        self._char_index, self._char_pos = _char_postings(self.joined, starts, n)
         self.vectors = _read_vectors(state, n)
         if self.vectors is None and n:
             rng = np.random.default_rng(0)
@@ -120,27 +124,60 @@ class PassageTable:
 
     def occurrences(self, term: str) -> np.ndarray:
         """How often `term` occurs in each passage (all positions)."""
-        counts = np.zeros(self.size, dtype=np.int32)
-        if not term:
-            return counts
-        hits = [m.start() for m in re.finditer(re.escape(term), self.joined)]
-        if hits:
-            np.add.at(counts, np.searchsorted(self.starts, np.array(hits), side="right") - 1, 1)
+        idx, counts = self.sparse_occurrences(term)
+        dense = np.zeros(self.size, dtype=np.int32)
+        dense[idx] = counts
+        return dense
+
+    def sparse_occurrences(self, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """(positions containing `term`, how often), cached per term.
+
+        Only the passages that hold the term's two rarest characters are read (a character index of the
+        version), so a term costs in proportion to how rare it is.
+        """
         with self._lock:
-            self._df[term] = int((counts > 0).sum())
-        return counts
+            known = self._occ.get(term)
+            if known is not None:
+                self._occ.move_to_end(term)
+                return known
+        cands = self._candidates(term)
+        if cands is None:
+            hits = [m.start() for m in re.finditer(re.escape(term), self.joined)] if term else []
+            pos, counts = np.unique(np.searchsorted(self.starts, np.array(hits, dtype=np.int64), side="right") - 1,
+                                    return_counts=True) if hits else (np.zeros(0, np.int64), np.zeros(0, np.int64))
+        else:
+            texts = self.texts
+            found = [(p, texts[p].count(term)) for p in cands.tolist()]
+            found = [(p, c) for p, c in found if c]
+            pos = np.array([p for p, _ in found], dtype=np.int64)
+            counts = np.array([c for _, c in found], dtype=np.int64)
+        result = (pos.astype(np.int64), counts.astype(np.int32))
+        with self._lock:
+            self._occ[term] = result
+            while len(self._occ) > OCCURRENCE_CACHE:
+                self._occ.popitem(last=False)
+        return result
+
+    def _candidates(self, term: str) -> np.ndarray | None:
+        """Positions that may hold `term`: those holding its two rarest characters (None: read them all)."""
+        if self._char_index is None or not term:
+            return None
+        spans = []
+        for ch in set(term):
+            span = self._char_index.get(ord(ch))
+            if span is None:
+                return np.zeros(0, np.int64)
+            spans.append(span)
+        spans.sort(key=lambda se: se[1])
+        first = self._char_pos[spans[0][0]:spans[0][0] + spans[0][1]]
+        if len(spans) > 1:
+            second = self._char_pos[spans[1][0]:spans[1][0] + spans[1][1]]
+            first = np.intersect1d(first, second, assume_unique=True)
+        return first
 
     def df(self, term: str) -> int:
-        """In how many passages `term` occurs as a substring (cached)."""
-        with self._lock:
-            known = self._df.get(term)
-        if known is None:
-            self.occurrences(term)
-            with self._lock:
-                known = self._df[term]
-                if len(self._df) > 50_000:
-                    self._df.clear()
-        return known
+        """In how many passages `term` occurs as a substring."""
+        return len(self.sparse_occurrences(term)[0])
 
     def idf(self, term: str) -> float:
         df = self.df(term)
@@ -156,6 +193,18 @@ class PassageTable:
         mine = np.array([float(self.state.vector_at(int(p)) @ vector) for p in positions], dtype=np.float32)
         best = float(max(sample.max(), mine.max() if len(mine) else -1.0))
         return mine, float(sample.mean()), float(sample.std() + 1e-6), best
+
+
+def _char_postings(joined: str, starts: np.ndarray, n: int):
+    """{character code: (offset, count)} into one array of the sorted positions holding each character."""
+    if not n or len(joined) > CHAR_INDEX_MAX:
+        return None, None
+    codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+    owner = np.searchsorted(starts, np.arange(len(codes)), side="right") - 1
+    keys = np.unique(codes * (n + 1) + owner)
+    code_of, pos_of = keys // (n + 1), keys % (n + 1)
+    uniq, first, counts = np.unique(code_of, return_index=True, return_counts=True)
+    return dict(zip(uniq.tolist(), zip(first.tolist(), counts.tolist()))), pos_of
 
 
 def _read_passages(state, n: int) -> tuple[list[str], list[str], list[str]]:
@@ -204,8 +253,13 @@ def passage_table(state) -> PassageTable:
 
 
 # -- features and levels ----------------------------------------------------------------------------
-def features(table: PassageTable, mq: MatchQuery, positions: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(feature matrix over FEATURES, positions) for the given positions (None: every passage)."""
+def features(table: PassageTable, mq: MatchQuery, positions: np.ndarray | None = None,
+             dense: tuple[np.ndarray, float, float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(feature matrix over FEATURES, positions) for the given positions (None: every passage).
+
+    `dense`: the query's cosines at `positions` with its mean, spread and best over the index, when the
+    caller computed them for several queries at once.
+    """
     positions = np.arange(table.size) if positions is None else np.asarray(positions, dtype=np.int64)
     n = len(positions)
     whole = n > table.size // 20
@@ -213,7 +267,9 @@ def features(table: PassageTable, mq: MatchQuery, positions: np.ndarray | None =
     def counts_of(term: str) -> np.ndarray:
         if whole:
             return table.occurrences(term)[positions]
-        return np.array([table.texts[p].count(term) for p in positions], dtype=np.int32)
+        idx, counts = table.sparse_occurrences(term)
+        at = dict(zip(idx.tolist(), counts.tolist()))
+        return np.array([at.get(int(p), 0) for p in positions], dtype=np.int32)
 
     weights = {t: table.idf(t) for t in mq.terms}
     total = sum(weights.values()) or 1.0
@@ -257,7 +313,9 @@ def features(table: PassageTable, mq: MatchQuery, positions: np.ndarray | None =
     cov_eff = np.maximum(np.maximum(cov, 0.7 * alias_any), seg_frac)
     length = table.length[positions]
     density = np.minimum(density / np.maximum(length, 50.0) * 100.0, 5.0)
-    if mq.vector is not None:
+    if dense is not None:
+        cos, mu, sd, best = dense
+    elif mq.vector is not None:
         cos, mu, sd, best = table.cosines(mq.vector, positions)
     else:
         cos, mu, sd, best = np.zeros(n, np.float32), 0.0, 1.0, 0.0
