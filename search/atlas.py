@@ -34,6 +34,7 @@ class AtlasResult:
     cells: list[dict]
     filters: Filters = field(default_factory=Filters)
     version: str = ""
+    rank: dict = field(default_factory=dict, repr=False)  # id(cell) → log-odds (not part of the answer)
 
     def to_json(self) -> dict:
         return {"by": self.by, "version": self.version, "filters": self.filters.to_json(),
@@ -81,14 +82,14 @@ def measure_scores(engine, state, measures: list[str], positions: np.ndarray, mo
     out = []
     for mq, d in zip(queries, dense):
         X, _ = features(table, mq, positions, dense=d)
-        out.append((model.probability(X), mq))
+        out.append((model.logit(X), mq))
     return out
 
 
-def best_per_group(p: np.ndarray, group: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
-    """(index of the best item, its probability) per group; -1 and 0.0 for a group without items."""
+def best_per_group(p: np.ndarray, group: np.ndarray, n_groups: int, empty: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """(index of the best item, its score) per group; -1 and `empty` for a group without items."""
     best_idx = np.full(n_groups, -1, dtype=np.int64)
-    best_p = np.zeros(n_groups, dtype=np.float32)
+    best_p = np.full(n_groups, empty, dtype=np.float64)
     if len(p) == 0:
         return best_idx, best_p
     order = np.lexsort((-p, group))
@@ -141,9 +142,11 @@ def compute_atlas(engine, measures: list[str], by: str = "document", filters: Fi
     years = [int(d.year) if d.year.isdigit() else None for d in docs]
 
     out_measures, cells, wanted = [], [], []
-    for measure, (p, mq) in zip(measures, measure_scores(engine, state, measures, positions, model)):
-        best_doc, p_doc = best_per_group(p, pos_doc, len(docs))
-        best_col, p_col = best_per_group(p_doc, doc_col, len(keys))
+    rank_of: dict[int, float] = {}  # a cell's log-odds, for ordering cells whose probabilities round to 1
+    for measure, (z, mq) in zip(measures, measure_scores(engine, state, measures, positions, model)):
+        best_doc, z_doc = best_per_group(z, pos_doc, len(docs), empty=-50.0)
+        best_col, z_col = best_per_group(z_doc, doc_col, len(keys), empty=-50.0)
+        p_doc, p_col = sigmoid(z_doc), sigmoid(z_col)
         counts = {"strong": 0, "weak": 0, "absent": 0}
         first_year = None
         for i, v in enumerate(p_doc):
@@ -155,6 +158,7 @@ def compute_atlas(engine, measures: list[str], by: str = "document", filters: Fi
             counts[status] += 1
             cell = {"measure": measure, "column": key, "status": status, "passage_id": None, "text": None,
                     "highlights": [], "score": round(float(p_col[c]), 4)}
+            rank_of[id(cell)] = float(z_col[c])
             if level:
                 doc_i = int(best_col[c])
                 wanted.append((cell, int(positions[best_doc[doc_i]]), mq))
@@ -165,7 +169,15 @@ def compute_atlas(engine, measures: list[str], by: str = "document", filters: Fi
         spans, _terms = highlight_spans(record.text, mq.highlight_terms)
         cell.update(passage_id=record.passage_id, text=record.text, highlights=[list(s) for s in spans],
                     doc_id=record.doc_id, heading_path=record.heading_path)
-    return AtlasResult(by, out_measures, columns, cells, filters, state.manifest.get("version", ""))
+    result = AtlasResult(by, out_measures, columns, cells, filters, state.manifest.get("version", ""))
+    result.rank = {id(c): rank_of[id(c)] for c in cells}
+    return result
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    p = 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=np.float64)))
+    p[np.asarray(z) <= -50.0] = 0.0
+    return p
 
 
 TIER = {"strong": 0, "weak": 1, "absent": 2}
@@ -188,7 +200,7 @@ def compare_rows(engine, state, query: str, by: str, filters: Filters, limit: in
         if not filters.admits(doc):
             continue
         key = doc.doc_id if by == "document" else (doc.issuing_body or UNKNOWN)
-        rank = (TIER[cell["status"]], -cell["score"])
+        rank = (TIER[cell["status"]], -atlas.rank[id(cell)])
         if key not in best or rank < best[key][0]:
             best[key] = (rank, cell, doc)
     ordered = sorted(best.values(), key=lambda t: (t[0], t[2].display_title))

@@ -347,15 +347,22 @@ class MatchModel:
     features: tuple[str, ...] = FEATURES
     measured: dict = field(default_factory=dict)
 
-    def probability(self, X: np.ndarray) -> np.ndarray:
-        """P(the passage addresses or mentions the query); 0 for rows blanked by a missing quoted phrase."""
+    def logit(self, X: np.ndarray) -> np.ndarray:
+        """The model's log-odds (unsaturated, so it still orders passages that are all but certain)."""
         if len(X) == 0:
-            return np.zeros(0, np.float32)
+            return np.zeros(0, np.float64)
         blank = np.isnan(X).any(axis=1)
         Z = (np.nan_to_num(X) - np.asarray(self.mean)) / np.asarray(self.std)
-        p = 1.0 / (1.0 + np.exp(-(Z @ np.asarray(self.weights) + self.bias)))
-        p[blank] = 0.0
-        return p.astype(np.float32)
+        z = Z @ np.asarray(self.weights, dtype=np.float64) + self.bias
+        z[blank] = -50.0
+        return z
+
+    def probability(self, X: np.ndarray) -> np.ndarray:
+        """P(the passage addresses or mentions the query); 0 for rows blanked by a missing quoted phrase."""
+        z = self.logit(X)
+        p = 1.0 / (1.0 + np.exp(-z))
+        p[z <= -50.0] = 0.0
+        return p
 
     def level(self, p: float) -> str | None:
         if p >= self.t_strong:

@@ -77,6 +77,9 @@ def test_api_min_match(client):
     assert body["count"] == 0 and body["min_match"] == "weak"
     assert client.get("/api/search", query_string={"q": "x", "min_match": "maybe"}).status_code == 400
     compare = client.get("/api/compare", query_string={"q": "公平竞争审查"}).get_json()
-    assert all(r["match"] in ("strong", "weak") for r in compare["rows"]) and len(compare["absent"]) == 1
+    assert all(r["match"] in ("strong", "weak") for r in compare["rows"])
+    assert len(compare["rows"]) + len(compare["absent"]) == 5 and compare["rows"][0]["match"] == "strong"
+    nonsense = client.get("/api/compare", query_string={"q": "天气预报火锅"}).get_json()
+    assert nonsense["count"] == 0 and len(nonsense["absent"]) == 5
     similar = client.post("/api/similar", json={"text": "聘请法律顾问", "min_match": "weak"}).get_json()
     assert all(h["match"] in ("strong", "weak") for h in similar["results"])
