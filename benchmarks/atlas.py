@@ -351,6 +351,25 @@ def added_rows(grid: list[dict], corpora: list[str]) -> list[dict]:
     return out
 
 
+def http_latency(base: str, measures: list[str], repeat: int = 9) -> str:
+    """GET /api/atlas on a running server; each call's measures are spelled anew (a trailing 。 more) so
+    that none of their embeddings is cached."""
+    import os
+    import urllib.parse
+    import urllib.request
+
+    times = []
+    for i in range(repeat):
+        query = urllib.parse.urlencode([("m", m + "。" * i) for m in measures] + [("by", "document")])
+        t0 = time.perf_counter()
+        with urllib.request.urlopen(base.rstrip("/") + "/api/atlas?" + query, timeout=300) as r:
+            body = json.load(r)
+        times.append(time.perf_counter() - t0)
+    return (f"HTTP /api/atlas {len(measures)} measures x {len(body['columns'])} documents ({len(body['cells'])} cells): "
+            f"p50={statistics.median(times) * 1000:.0f} ms max={max(times) * 1000:.0f} ms, "
+            f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--grid", default=str(ROOT.parent / "shared/eval/atlas-dev-grid.jsonl"))
@@ -362,6 +381,7 @@ def main() -> int:
     ap.add_argument("--queries", type=Path, default=None)
     ap.add_argument("--no-added", action="store_true", help="calibrate on the grid's rows only")
     ap.add_argument("--latency", action="store_true")
+    ap.add_argument("--url", default=None, help="also time GET /api/atlas on this running server")
     args = ap.parse_args()
     grid = [json.loads(line) for line in open(args.grid, encoding="utf-8") if line.strip()]
     names = [spec.split("=", 1)[0] for spec in args.corpus]
@@ -385,13 +405,13 @@ def main() -> int:
         }
         PARAMS_PATH.write_text(json.dumps(model.to_json(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         print(f"wrote {PARAMS_PATH.relative_to(ROOT)}: t_strong={model.t_strong:.3f} t_weak={model.t_weak:.3f}")
+    if args.url:
+        print(http_latency(args.url, [g["query"] for g in grid][:20]))
     for c in corpora:
         if args.queries and c["name"] == "cn-work-reports":
             print(run_queries(c["engine"], args.queries))
         if args.latency:
-            measures = [r["query"] for r in json.load(open(args.grid)) ] if False else [
-                g["query"] for g in grid][:20]
-            print(latency(c["engine"], measures))
+            print(latency(c["engine"], [g["query"] for g in grid][:20]))
     return 0
 
 
