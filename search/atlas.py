@@ -8,6 +8,7 @@ description, with optional aliases after `|` (农民工|进城务工人员); the
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -222,3 +223,28 @@ def compare_rows(engine, state, query: str, by: str, filters: Filters, limit: in
             for (cell, _), record in zip(rows, records)]
     return SearchResult(hits, query=query, version=state.manifest["version"], groups=group_by_document(hits),
                         facets=facets, filters=filters, min_match=min_match, absent=absent)
+
+
+HEADING_NUMBER = re.compile(r"^[\s（(]*[一二三四五六七八九十百\d]+[）)、.．\s]*")
+
+
+def heading_suggestions(state, n: int = 30) -> list[str]:
+    """Measures to suggest, from the corpus's own headings: short heading phrases found in 2+ documents
+    (numbering and the trailing clause dropped), most widespread first."""
+    cached = getattr(state, "_fazhi_suggestions", None)
+    if cached is not None:
+        return cached[:n]
+    seen: dict[str, set[str]] = {}
+    table = passage_table(state)
+    for pos, heading in enumerate(table.headings):
+        if not heading:
+            continue
+        for part in heading.split(" "):
+            phrase = HEADING_NUMBER.sub("", part)
+            phrase = re.split(r"[，,。；;：:！!]", phrase)[0].strip()
+            if 3 <= len(phrase) <= 14:
+                seen.setdefault(phrase, set()).add(table.doc_ids[pos])
+    spread = 2 if len(state.documents) > 5 else 1
+    ranked = sorted((p for p, docs in seen.items() if len(docs) >= spread), key=lambda p: (-len(seen[p]), p))
+    state._fazhi_suggestions = ranked
+    return ranked[:n]

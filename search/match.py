@@ -213,13 +213,13 @@ def _read_passages(state, n: int) -> tuple[list[str], list[str], list[str]]:
         with state.lock:
             rows = conn.execute("SELECT match_text, heading_path, kind FROM passages ORDER BY pos").fetchall()
         texts = [r[0].lower() for r in rows]
-        headings = [fold(" ".join(json.loads(r[1]))) for r in rows]
+        headings = [" ".join(fold(h) for h in json.loads(r[1])) for r in rows]
         return texts, headings, [r[2] for r in rows]
     texts, headings, kinds = [], [], []
     for start in range(0, n, 500):
         for record in state.passages_at(list(range(start, min(n, start + 500)))):
             texts.append(record.match_text.lower())
-            headings.append(fold(" ".join(record.heading_path)))
+            headings.append(" ".join(fold(h) for h in record.heading_path))
             kinds.append(record.kind)
     return texts, headings, kinds
 

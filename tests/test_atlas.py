@@ -83,3 +83,16 @@ def test_api_min_match(client):
     assert nonsense["count"] == 0 and len(nonsense["absent"]) == 5
     similar = client.post("/api/similar", json={"text": "聘请法律顾问", "min_match": "weak"}).get_json()
     assert all(h["match"] in ("strong", "weak") for h in similar["results"])
+
+
+def test_atlas_page_grid_share_link_and_csv(client):
+    empty = client.get("/atlas").get_data(as_text=True)
+    assert "措施图谱" in empty and "建议" in empty  # suggestions from the corpus's headings
+    page = client.get("/atlas", query_string=[("ms", "法律顾问\n天气预报火锅"), ("by", "document")]).get_data(as_text=True)
+    assert page.count('<tr><th class="m">') == 1 + 2 and 'class="strong"' in page and "未提及" in page
+    assert "/atlas?m=%E6%B3%95%E5%BE%8B%E9%A1%BE%E9%97%AE&amp;m=" in page  # shareable: the measures as m=…
+    assert "/documents/" in page and "#" in page  # a cell opens its evidence passage
+    csv_text = client.get("/atlas.csv", query_string={"m": "法律顾问", "by": "year"}).get_data(as_text=True)
+    lines = csv_text.lstrip("\ufeff").strip().splitlines()
+    assert lines[0].startswith("measure,column,title,status") and len(lines) == 1 + 5  # five years, one row each
+    assert client.get("/atlas", query_string={"m": "x", "by": "city"}).status_code == 400

@@ -38,6 +38,7 @@ def create_app(config: dict | None = None) -> Flask:
     from . import atlas  # the measure atlas API (its own module; folded into the declared contract later)
 
     app.register_blueprint(atlas.bp)
+    app.register_blueprint(atlas.pages)
     if app.config["ADMIN_TOKEN"]:
         from . import admin
 
