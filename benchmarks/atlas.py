@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 from indexer.normalize import matching_form, to_simplified  # noqa: E402
 from search.atlas import best_per_group, sigmoid  # noqa: E402
 from search.engine import SearchEngine  # noqa: E402
-from search.match import FEATURES, MatchModel, PARAMS_PATH, analyze, features, passage_table  # noqa: E402
+from search.match import CLIP, FEATURES, MatchModel, PARAMS_PATH, analyze, features, passage_table  # noqa: E402
 
 ABSENT_PRECISION = 0.985  # the weak cut is the highest that keeps absent precision at least this on the training rows
 norm = lambda s: re.sub(r"\s+", "", to_simplified(s or ""))  # noqa: E731
@@ -117,7 +117,8 @@ def dump_rows(name: str, index: str, source: str, grid: list[dict], use_aliases:
                 if quick_shares(texts_norm[p], ev_norm):
                     y[p] = grade[k]
         rows.append({"id": item["id"], "measure": item["measure"], "X": X, "y": y, "grade": grade,
-                     "evidence": evidence, "seconds": time.perf_counter() - t0, "added": bool(item.get("grep"))})
+                     "evidence": evidence, "seconds": time.perf_counter() - t0, "added": bool(item.get("grep")),
+                     "name_row": bool(item.get("name_row"))})
     missing = len({j["doc"] for it in grid if it["corpus"] == name for j in it["judgments"]} - set(mapping))
     return {"name": name, "rows": rows, "pos_doc": pos_doc, "n_docs": len(doc_ids), "texts": texts,
             "unmapped": missing, "engine": engine}
@@ -152,7 +153,7 @@ def fit_model(rows: list[tuple[dict, dict]], C: float = 1.0) -> MatchModel:
     X, y, w = training_set(rows, rng)
     mean, std = X.mean(axis=0), X.std(axis=0) + 1e-6
     clf = LogisticRegression(C=C, max_iter=2000)
-    clf.fit((X - mean) / std, y, sample_weight=w)
+    clf.fit(np.clip((X - mean) / std, -CLIP, CLIP), y, sample_weight=w)
     model = MatchModel(list(clf.coef_[0]), float(clf.intercept_[0]), list(mean), list(std), 0.5, 0.2)
     model.t_strong, model.t_weak = fit_thresholds(rows, model)
     return model
@@ -248,11 +249,14 @@ def judge(corpus: dict, row: dict, model: MatchModel):
 
 def cross_validate(corpora: list[dict], folds: int, C: float) -> dict[str, str]:
     everything = [(c, r) for c in corpora for r in c["rows"]]
-    ids = [r["id"] for _, r in everything]
-    if folds and folds < len(ids):
-        group = {i: k % folds for k, i in enumerate(ids)}
+    # a measure's own rows (its description, its name, its run over the other corpus) are held out together
+    base = {r["id"]: re.sub(r"[nx]$", "", r["id"]) for _, r in everything}
+    bases = list(dict.fromkeys(base.values()))
+    if folds and folds < len(bases):
+        fold_of = {b: k % folds for k, b in enumerate(bases)}
     else:
-        group = {i: k for k, i in enumerate(ids)}
+        fold_of = {b: k for k, b in enumerate(bases)}
+    group = {i: fold_of[b] for i, b in base.items()}
     judged: dict[str, list] = {c["name"]: [] for c in corpora}
     cuts = []
     for g in sorted(set(group.values())):
@@ -266,12 +270,17 @@ def cross_validate(corpora: list[dict], folds: int, C: float) -> dict[str, str]:
     for c in corpora:
         order = {r["id"]: k for k, r in enumerate(c["rows"])}
         rows = sorted(judged[c["name"]], key=lambda t: order[t[0]["id"]])
+        names = [t for t in rows if t[0]["name_row"]]
+        if names:
+            lines, summary = score_rows(c, names)
+            print("\n".join(lines))
+            print("name rows (the measure's name as the query): " + summary.replace("atlas ", "", 1))
         added = [t for t in rows if t[0]["added"]]
         if added:
             lines, summary = score_rows(c, added)
             print("\n".join(lines))
             print("added rows (grep-absent cells only): " + summary.replace("atlas ", "", 1))
-        lines, summary = score_rows(c, [t for t in rows if not t[0]["added"]])
+        lines, summary = score_rows(c, [t for t in rows if not t[0]["added"] and not t[0]["name_row"]])
         print("\n".join(lines))
         print(summary)
         summaries[c["name"]] = summary
@@ -343,6 +352,10 @@ def added_rows(grid: list[dict], corpora: list[str]) -> list[dict]:
             if name != item["corpus"]:
                 out.append({"id": item["id"] + "x", "corpus": name, "measure": item["measure"] + " (other corpus)",
                             "query": item["query"], "judgments": [], "grep": [to_simplified(a) for a in item["aliases"]]})
+    for item in grid:  # the measure's name alone (义务教育), as users type it: same judgments
+        name = re.sub(r"（[^）]*）|\([^)]*\)", "", item["measure"]).strip()
+        if name and name != item["query"]:
+            out.append({**item, "id": item["id"] + "n", "measure": name + " (name)", "query": name, "name_row": True})
     for i, query in enumerate(NONSENSE, 1):
         words = [t for t in tokenize_query(query) if len(t) >= 2] + [query]
         for name in corpora:

@@ -283,8 +283,8 @@ class SearchEngine:
             hits, query=query, version=state.manifest["version"], groups=group_by_document(hits), facets=facets,
             filters=filters, min_match=min_match,
         )
-        if cut and not hits and not shared_marks:
-            result.did_you_mean = matching.did_you_mean(state, query)
+        if cut and not shared_marks and not any(h.match == "strong" for h in hits):
+            result.did_you_mean = matching.did_you_mean(state, query)  # nothing addresses it: a typo?
         return result
 
     def compare(self, query: str, by: str = "document", filters: Filters | None = None, limit: int = 50,

@@ -45,8 +45,11 @@ KIND_CODES = {"paragraph": 0, "measure": 1, "article": 2}
 
 FEATURES = (
     "cov", "cov_eff", "top_hit", "maxw_rel", "n_terms", "seg_any", "seg_frac", "alias_any", "density",
-    "head", "dense_z", "dense_gap", "dense_cos", "z_cov", "is_measure", "is_article", "log_len",
+    "head", "dense_z", "dense_gap", "dense_cos", "z_cov", "is_measure", "is_article", "log_len", "cov_dense",
+    "name_missing",
 )
+NAME_MAX = 10  # a query of one phrase this short is a name (法律顾问): a passage without it whole is suspect
+CLIP = 10.0  # standardised features are clipped to ±CLIP: a rare word in a small index must not outvote the rest
 
 
 @dataclass
@@ -311,6 +314,8 @@ def features(table: PassageTable, mq: MatchQuery, positions: np.ndarray | None =
     seg_frac = seg_hits / max(1, len(long_segments))
     seg_any = (seg_hits > 0).astype(np.float32)
     cov_eff = np.maximum(np.maximum(cov, 0.7 * alias_any), seg_frac)
+    is_name = len(mq.segments) == 1 and len(mq.segments[0]) <= NAME_MAX
+    name_missing = ((seg_any == 0) & (alias_any == 0)).astype(np.float32) * float(is_name)
     length = table.length[positions]
     density = np.minimum(density / np.maximum(length, 50.0) * 100.0, 5.0)
     if dense is not None:
@@ -325,6 +330,8 @@ def features(table: PassageTable, mq: MatchQuery, positions: np.ndarray | None =
         cov, cov_eff, top_hit, maxw / max(wmax, 1e-6), np.minimum(n_terms, 6) / 6.0, seg_any, seg_frac, alias_any,
         density, head, z, cos - best, cos, z * cov_eff, (kind == 1).astype(np.float32),
         (kind == 2).astype(np.float32), np.log1p(length) / math.log(1000.0),
+        cov_eff / (1.0 + np.exp(-2.0 * (z - 0.5))),  # words present *and* close in meaning
+        name_missing,
     ], axis=1).astype(np.float32)
     if mq.quoted:  # a quoted phrase is matched exactly: a passage without it matches nothing
         required = np.ones(n, bool)
@@ -352,7 +359,7 @@ class MatchModel:
         if len(X) == 0:
             return np.zeros(0, np.float64)
         blank = np.isnan(X).any(axis=1)
-        Z = (np.nan_to_num(X) - np.asarray(self.mean)) / np.asarray(self.std)
+        Z = np.clip((np.nan_to_num(X) - np.asarray(self.mean)) / np.asarray(self.std), -CLIP, CLIP)
         z = Z @ np.asarray(self.weights, dtype=np.float64) + self.bias
         z[blank] = -50.0
         return z
