@@ -97,3 +97,12 @@ def test_atlas_page_grid_share_link_and_csv(client):
     lines = csv_text.lstrip("\ufeff").strip().splitlines()
     assert lines[0].startswith("measure,column,title,status") and len(lines) == 1 + 5  # five years, one row each
     assert client.get("/atlas", query_string={"m": "x", "by": "city"}).status_code == 400
+
+
+def test_a_quoted_phrase_is_matched_exactly(engine):
+    from indexer.normalize import to_simplified
+
+    hits = engine.search('"公平竞争审查制度"', k=20, per_doc=3).hits
+    assert hits and all("公平竞争审查制度" in to_simplified(h.text) for h in hits)
+    assert len({h.doc_id for h in hits}) < len({h.doc_id for h in engine.search("公平竞争审查制度", k=20).hits}) + 1
+    assert engine.search('"公平竞争法律顾问"').hits == []  # no passage holds that exact phrase
