@@ -8,6 +8,7 @@ from .records import DocumentRecord
 from .textform import to_simplified
 
 LIST_FIELDS = ("issuing_body", "region", "doc_type", "script")
+UNKNOWN = "未知"  # the facet value (and filter value) of a document whose field is not known
 
 
 @dataclass(frozen=True)
@@ -33,14 +34,17 @@ class Filters:
         return replace(self, **{field_name: ()})
 
     def admits(self, doc: DocumentRecord) -> bool:
-        """Whether a document passes every filter (a region matches by prefix, so 广东省 covers its cities)."""
-        if self.issuing_body and to_simplified(doc.issuing_body) not in {to_simplified(v) for v in self.issuing_body}:
+        """Whether a document passes every filter (a region matches by prefix, so 广东省 covers its cities;
+        未知 selects the documents whose field is not known)."""
+        if self.issuing_body and to_simplified(doc.issuing_body or UNKNOWN) not in {to_simplified(v) for v in self.issuing_body}:
             return False
-        if self.region and not any(doc.region.startswith(to_simplified(v)) for v in self.region):
+        if self.region and not any(
+            (doc.region.startswith(to_simplified(v)) if v != UNKNOWN else not doc.region) for v in self.region
+        ):
             return False
-        if self.doc_type and doc.doc_type not in self.doc_type:
+        if self.doc_type and (doc.doc_type or UNKNOWN) not in self.doc_type:
             return False
-        if self.script and doc.script not in self.script:
+        if self.script and (doc.script or UNKNOWN) not in self.script:
             return False
         if self.year_from is not None or self.year_to is not None:
             if not doc.year.isdigit():

@@ -14,7 +14,12 @@ BODY = re.compile(
     r"(?:人民政府|工业和信息化局|工业和信息化厅|司法局|司法厅|政务服务数据管理局|[\u4e00-\u9fff]{1,10}(?:局|厅|委员会|办公室)))"
 )
 REGION = re.compile(r"([\u4e00-\u9fff]{2,6}?省)?([\u4e00-\u9fff]{2,4}?市)")
-PROVINCE_OF_CITY = {"广州": "广东省", "深圳": "广东省", "江门": "广东省", "佛山": "广东省", "东莞": "广东省", "珠海": "广东省"}
+GUANGDONG_CITIES = ("广州 深圳 珠海 汕头 佛山 韶关 湛江 肇庆 江门 茂名 惠州 梅州 汕尾 河源 阳江 清远 东莞 中山 潮州 揭阳 "
+                    "云浮").split()
+PROVINCE_OF_CITY = {city: "广东省" for city in GUANGDONG_CITIES}
+TEXT_CITY = re.compile("(" + "|".join(GUANGDONG_CITIES) + ")市?")
+LOCAL_VOICE = re.compile(r"我(?:局|委|厅|办|市)|本(?:局|委|厅)")
+TEXT_CITY_MIN = 3  # a city the text names at least this often, and more than twice as often as any other
 YEAR = re.compile(r"(19[5-9]\d|20[0-4]\d)\s*年?度?")
 # The year a report covers, most telling phrasing first.
 COVERED_YEAR = [
@@ -105,6 +110,9 @@ def extract_metadata(text: str, given_title: str = "", raw_text: str = "") -> Do
         province = m.group(1) or PROVINCE_OF_CITY.get(city[:-1], "")
         region = province + city
 
+    if not region:
+        region = region_from_text(simplified)
+
     year = ""
     for pattern, source in [(YEAR, title_s)] + [(p, head) for p in COVERED_YEAR]:
         m = pattern.search(source)
@@ -123,3 +131,24 @@ def extract_metadata(text: str, given_title: str = "", raw_text: str = "") -> Do
     else:
         doc_type = "其他"
     return DocumentMeta(title, body, region, year, doc_type, script_of(text), published_date(raw_text or text, text))
+
+
+def region_from_text(simplified: str) -> str:
+    """The region of a report whose title and signature name no body: the city its text keeps naming.
+
+    A bureau's report says 我局 and names its own city throughout (韶关市乡镇（街道）…, 韶关粤执法); a city is
+    taken only when it is named at least TEXT_CITY_MIN times and more than twice as often as any other.
+    """
+    if not LOCAL_VOICE.search(simplified):  # national and party reports name cities without being theirs
+        return ""
+    counts: dict[str, int] = {}
+    for m in TEXT_CITY.finditer(simplified):
+        counts[m.group(1)] = counts.get(m.group(1), 0) + 1
+    if not counts:
+        return ""
+    ranked = sorted(counts.items(), key=lambda kv: -kv[1])
+    city, n = ranked[0]
+    runner_up = ranked[1][1] if len(ranked) > 1 else 0
+    if n < TEXT_CITY_MIN or n <= 2 * runner_up:
+        return ""
+    return PROVINCE_OF_CITY[city] + city + "市"

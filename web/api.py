@@ -22,7 +22,7 @@ bp = APIBlueprint("api", __name__, url_prefix="/api", abp_tags=[Tag(name="search
 
 COMPARE_COLUMNS = {  # CSV header (Chinese, for the people who open it in Excel) ← row field
     "rank": "排名", "issuing_body": "发布机关", "region": "地区", "year": "年份", "title": "文档", "heading": "标题路径",
-    "text": "段落", "score": "相关度", "doc_id": "文档编号", "passage_id": "段落编号",
+    "text": "段落", "score": "相关度", "doc_id": "文档编号", "passage_id": "段落编号", "match": "匹配程度",
 }
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a cell starting so is a formula in Excel (CSV injection)
 
@@ -47,33 +47,40 @@ def ready():
 def search(query: SearchQuery):
     """Hybrid search: BM25 and dense rankings fused; `per_doc` caps passages per document."""
     result = get_engine().search(query.q, k=query.k, per_doc=query.per_doc or None, filters=query.filters(),
-                                 explain=query.explain, offset=query.offset, sort=query.sort)
+                                 explain=query.explain, min_match=query.min_match, offset=query.offset, sort=query.sort)
     return jsonify(result.to_json())
 
 
 @bp.get("/compare", responses={200: CompareResponse})
 def compare(query: CompareQuery):
     """Each document's (or issuing body's) best passage on a topic, most relevant first."""
-    result = get_engine().compare(query.q, by=query.by, filters=query.filters(), limit=query.limit)
+    result = get_engine().compare(query.q, by=query.by, filters=query.filters(), limit=query.limit,
+                                  min_match=query.min_match)
     rows = [
         {"rank": i, "issuing_body": h.issuing_body, "region": h.region, "year": h.year, "title": h.title,
          "heading": " › ".join(h.heading_path), "text": h.text, "score": h.score, "doc_id": h.doc_id,
-         "passage_id": h.passage_id}
+         "passage_id": h.passage_id, "match": h.match or ""}
         for i, h in enumerate(result.hits, 1)
     ]
+    absent = result.absent or []
     if query.format == "csv":
         link = url_for("pages.compare_page", _external=True, q=query.q, by=query.by)
+        rows += [{"rank": "", "issuing_body": a["issuing_body"], "region": a["region"], "year": a["year"],
+                  "title": a["title"], "heading": "", "text": "未提及", "score": "", "doc_id": a["doc_id"] or "",
+                  "passage_id": "", "match": "absent"} for a in absent]
         return csv_response(rows, COMPARE_COLUMNS, f"对比-{query.q}", [("检索词", query.q), ("分组", query.by)]
                             + [(k, ",".join(map(str, v)) if isinstance(v, list) else str(v))
                                for k, v in result.filters.to_json().items()] + [("链接", link)])
     return jsonify(CompareResponse(query=query.q, by=query.by, filters=result.filters.to_json(), count=len(rows),
-                                   rows=rows, facets=result.facets).model_dump())
+                                   rows=rows, facets=result.facets, min_match=result.min_match,
+                                   absent=absent).model_dump())
 
 
 @bp.post("/similar", responses={200: SearchResponse, **NOT_FOUND})
 def similar(body: SimilarBody):
     """Passages like a stored passage (other documents only) or like a selected text, grouped per document."""
-    options = {"k": body.k, "per_doc": body.per_doc or None, "filters": body.filters.filters(), "explain": body.explain}
+    options = {"k": body.k, "per_doc": body.per_doc or None, "filters": body.filters.filters(), "explain": body.explain,
+               "min_match": body.min_match}
     if body.passage_id is not None:
         result = get_engine().similar(passage_id=body.passage_id, **options)
     else:

@@ -14,6 +14,8 @@ from search.engine import SearchEngine
 from .errors import ErrorResponse, error_response, register_errors, validation_error
 from .admin import bp as admin_bp
 from .api import bp as api_bp
+from .atlas import bp as atlas_api_bp
+from .atlas import pages as atlas_pages_bp
 from .context import ENGINE, SETTINGS, STORAGE
 from .exports import bp as exports_bp
 from .pages import bp as pages_bp
@@ -42,10 +44,12 @@ def create_app(settings: Settings | None = None, *, engine: SearchEngine | None 
     if storage is not None or engine is not None:
         app.extensions[STORAGE] = storage or engine.storage
     app.register_api(api_bp)
+    app.register_api(atlas_api_bp)
     if settings.admin_token:
         app.register_api(admin_bp)
     app.register_blueprint(pages_bp)
     app.register_blueprint(exports_bp)
+    app.register_blueprint(atlas_pages_bp)
     app.add_url_rule("/api/openapi.json", "openapi", lambda: jsonify(app.api_doc))
     app.before_request(_limit_request)
     register_errors(app)

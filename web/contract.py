@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from core.filters import LIST_FIELDS, Filters
+from search.atlas import MAX_MEASURES
 from search.engine import COMPARE_BY, MAX_K, SORTS, Hit
 
 # Request limits (the document states them, pydantic enforces them).
@@ -66,10 +67,15 @@ class FilterParams(Strict):
         return Filters(**values, year_from=self.year_from, year_to=self.year_to)
 
 
+MinMatch = Literal["strong", "weak", "any"]
+
+
 class SearchQuery(FilterParams):
     """GET /api/search."""
 
     q: QueryText
+    min_match: MinMatch = Field("weak", description="only passages that address the topic (strong), or at least "
+                                                     "mention it (weak), or any ranked passage")
     k: int = Field(10, ge=1, le=MAX_K, description="passages to return")
     per_doc: int = Field(0, ge=0, le=MAX_K, description="at most this many passages a document (0: no limit)")
     explain: bool = Field(False, description="add each hit's ranks and fusion parameters")
@@ -88,9 +94,19 @@ class CompareQuery(FilterParams):
     by: Literal["document", "issuing_body"] = Field("document", description="one row per document or body")
     format: Literal["json", "csv"] = Field("json", description="json, or csv for Excel")
     limit: int = Field(50, ge=1, le=MAX_K, description="rows to return")
+    min_match: MinMatch = Field("weak", description="rows only for documents that address (strong) or mention "
+                                                     "(weak) the topic; the others are listed in `absent` (未提及)")
 
 
 assert set(COMPARE_BY) == {"document", "issuing_body"}
+
+
+class AtlasQuery(FilterParams):
+    """GET /api/atlas."""
+
+    m: Annotated[list[QueryText], Field(min_length=1, max_length=MAX_MEASURES)] = Field(
+        description="a measure as a user types it (a name or a short description); aliases after '|'; may repeat")
+    by: Literal["document", "issuing_body", "region", "year"] = Field("document", description="the columns")
 
 
 class BodyFilters(FilterParams):
@@ -116,6 +132,7 @@ class SimilarBody(Strict):
     per_doc: int = Field(1, ge=0, le=MAX_K, description="at most this many passages a document (0: no limit)")
     filters: BodyFilters = Field(default_factory=BodyFilters)
     explain: bool = False
+    min_match: MinMatch = Field("any", description="a cut by match level (a source passage is not a query: any)")
 
     @model_validator(mode="after")
     def _needs_a_source(self) -> "SimilarBody":
@@ -179,6 +196,8 @@ class SearchResponse(BaseModel):
     offset: int = 0
     filters: dict[str, Any]
     results: list[Hit]  # the engine's own dataclass: the document follows the code
+    min_match: str = "any"
+    did_you_mean: str | None = Field(None, description="a close corpus word when nothing addresses the query")
     groups: list[GroupModel]
     facets: dict[str, list[FacetValue]]
 
@@ -196,6 +215,17 @@ class CompareRow(BaseModel):
     score: float
     doc_id: str
     passage_id: str
+    match: str = Field("", description="strong, weak, or empty without a cut")
+
+
+class AbsentRow(BaseModel):
+    """A document (or body) in scope that does not address the topic: 未提及."""
+
+    doc_id: str | None
+    title: str
+    issuing_body: str
+    region: str
+    year: str
 
 
 class CompareResponse(BaseModel):
@@ -209,6 +239,8 @@ class CompareResponse(BaseModel):
     count: int
     rows: list[CompareRow]
     facets: dict[str, list[FacetValue]]
+    min_match: str
+    absent: list[AbsentRow]
 
 
 class PassageResponse(BaseModel):
@@ -274,6 +306,55 @@ class DocumentResponse(DocumentMeta):
 
     text: str
     passages: list[PassageSpan]
+
+
+class AtlasMeasure(BaseModel):
+    """One row of the atlas: how many columns address, mention or lack the measure, and since when."""
+
+    measure: str
+    strong: int
+    weak: int
+    absent: int
+    first_year: str | int | None
+
+
+class AtlasColumn(BaseModel):
+    """One column: a document (key = doc_id), an issuing body, a region or a year."""
+
+    key: str
+    title: str
+    source: str | None = None
+    issuing_body: str | None = None
+    region: str | None = None
+    year: str | None = None
+    doc_type: str | None = None
+    script: str | None = None
+    documents: int | None = None
+
+
+class AtlasCell(BaseModel):
+    """Exactly one per measure × column; an absent cell has no passage."""
+
+    measure: str
+    column: str
+    status: Literal["strong", "weak", "absent"]
+    passage_id: str | None
+    text: str | None
+    highlights: list[list[int]]
+    score: float
+    doc_id: str | None = None
+    heading_path: list[str] | None = None
+
+
+class AtlasResponse(BaseModel):
+    """The measure atlas."""
+
+    by: str
+    version: str
+    filters: dict[str, Any]
+    measures: list[AtlasMeasure]
+    columns: list[AtlasColumn]
+    cells: list[AtlasCell]
 
 
 class ModelSummary(BaseModel):
@@ -348,4 +429,5 @@ def _range_of(exc: ValidationError, loc: list[str]) -> tuple[Any, Any]:
     return low, high
 
 
-MODELS: dict[str, type[BaseModel]] = {m.__name__: m for m in (SearchQuery, CompareQuery, SimilarBody, BodyFilters)}
+MODELS: dict[str, type[BaseModel]] = {m.__name__: m for m in (SearchQuery, CompareQuery, SimilarBody, BodyFilters,
+                                                              AtlasQuery)}

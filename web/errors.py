@@ -10,7 +10,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from core.errors import IndexBusyError, IndexUnavailableError, NotFoundError
 
-from .contract import ErrorResponse, problem
+from .contract import problem
 
 log = logging.getLogger("fazhi")
 RETRY_AFTER = 5  # seconds a client waits before asking an unavailable index again

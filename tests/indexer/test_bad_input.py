@@ -16,7 +16,7 @@ from indexer import pipeline
 from indexer.pipeline import index_paths, list_documents
 from indexer.sources import SourceError, discover_keyed, read_file, split_source
 from search.engine import SearchEngine
-from tests.conftest import DATA, SEEDS, copy_seeds
+from tests.conftest import SEEDS, copy_seeds
 from tests.fakes import HashEncoder
 
 THREE = ("gz_ict_2019", "jm_ict_2024", "bureau_2022")

@@ -15,7 +15,8 @@ EXPECTED = {
                          "simplified", ""),
     "gz_gov_2018_trad": ("廣州市人民政府關於我市2018年法治政府建設情況的報告", "广州市人民政府", "广东省广州市", "2018",
                          "年度报告", "traditional", "2019-10-02"),
-    "bureau_2022": ("2022年法治政府建设工作情况报告", "", "", "2022", "年度报告", "simplified", ""),
+    # no body in title or signature; its text names 韶关 throughout, so the region is known, the body is not
+    "bureau_2022": ("2022年法治政府建设工作情况报告", "", "广东省韶关市", "2022", "年度报告", "simplified", ""),
 }
 
 

@@ -4,7 +4,6 @@ import shutil
 
 import pytest
 
-from core.storage.embedded import store
 from core.errors import IndexNotFoundError, ModelMismatchError
 from indexer.pipeline import index_paths
 from core.storage.embedded.store import current_version_dir, load_documents, load_passages

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ...filters import Filters
-from ...records import DocumentRecord, PassageRecord, document_from_row, passage_from_row
+from ...records import PassageRecord, document_from_row, passage_from_row
 from ..base import grouped_top, tie_ordered
 from .dense import DenseIndex
 from .lexical import LexicalIndex

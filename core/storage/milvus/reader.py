@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ...filters import Filters
+from ...filters import UNKNOWN, Filters
 from ...records import PASSAGE_FIELDS, PassageRecord, passage_from_row
 from ...textform import to_simplified
 from ..base import group_limited, grouped_top, tie_ordered
@@ -32,14 +32,16 @@ def like_prefix(value: str) -> str:
 def filter_expression(filters: Filters, exclude_doc: str | None = None) -> str:
     """The Milvus boolean expression admitting what `Filters.admits` admits (and not `exclude_doc`)."""
     parts = []
+    known = lambda v: "" if v == UNKNOWN else v  # noqa: E731 - 未知 selects the documents without the field
     if filters.issuing_body:
-        parts.append(f"issuing_body in [{', '.join(quoted(to_simplified(v)) for v in filters.issuing_body)}]")
+        parts.append(f"issuing_body in [{', '.join(quoted(to_simplified(known(v))) for v in filters.issuing_body)}]")
     if filters.region:
-        parts.append("(" + " or ".join(f"region like {like_prefix(to_simplified(v))}" for v in filters.region) + ")")
+        parts.append("(" + " or ".join(f"region like {like_prefix(to_simplified(v))}" if v != UNKNOWN else 'region == ""'
+                                       for v in filters.region) + ")")
     if filters.doc_type:
-        parts.append(f"doc_type in [{', '.join(quoted(v) for v in filters.doc_type)}]")
+        parts.append(f"doc_type in [{', '.join(quoted(known(v)) for v in filters.doc_type)}]")
     if filters.script:
-        parts.append(f"script in [{', '.join(quoted(v) for v in filters.script)}]")
+        parts.append(f"script in [{', '.join(quoted(known(v)) for v in filters.script)}]")
     if filters.year_from is not None or filters.year_to is not None:
         parts.append("year >= 0")
         if filters.year_from is not None:

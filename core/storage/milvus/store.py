@@ -26,7 +26,7 @@ import numpy as np
 from ...errors import BackendUnavailableError, IndexNotFoundError
 from ...model import ModelInfo
 from ...records import (
-    KEEP_VERSIONS, PASSAGE_FIELDS, DocumentRecord, Manifest, PassageRecord, document_from_row, document_row,
+    PASSAGE_FIELDS, DocumentRecord, Manifest, PassageRecord, document_from_row, document_row,
     passage_from_row, passage_row,
 )
 from ...settings import Settings

@@ -1,0 +1,250 @@
+"""The measure atlas: for every measure × every column in scope, one cell: strong, weak or absent.
+
+A column is a document, or all documents of one issuing body, region or year. A cell's status is the
+match level of the best passage of the column for the measure (search/match.py); a column with no strong
+or weak passage is absent and carries no passage. Measures are what a user types, a name or a short
+description, with optional aliases after `|` (农民工|进城务工人员); the shipped alias file adds more.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from core.textform import matching_form
+
+from .aliases import split_measure
+from core.filters import Filters
+from .highlight import highlight_spans
+from .match import MatchModel, analyze, default_model, features, passage_table
+from .results import SearchResult, group_by_document
+
+ATLAS_BY = ("document", "issuing_body", "region", "year")
+UNKNOWN = "未知"
+MAX_MEASURES = 50
+
+
+@dataclass
+class AtlasResult:
+    """The atlas answer: measures with counts, columns, and one cell per measure × column."""
+
+    by: str
+    measures: list[dict]
+    columns: list[dict]
+    cells: list[dict]
+    filters: Filters = field(default_factory=Filters)
+    version: str = ""
+    rank: dict = field(default_factory=dict, repr=False)  # id(cell) → log-odds (not part of the answer)
+
+    def to_json(self) -> dict:
+        return {"by": self.by, "version": self.version, "filters": self.filters.to_json(),
+                "measures": self.measures, "columns": self.columns, "cells": self.cells}
+
+
+def column_key(doc, by: str) -> str:
+    """The column a document belongs to."""
+    if by == "document":
+        return doc.doc_id
+    return getattr(doc, by) or UNKNOWN
+
+
+def measure_queries(engine, measures: list[str]) -> list:
+    """The analysed measures with their embeddings, the ones not in the engine's cache encoded in one batch."""
+    parsed = []
+    for measure in measures:
+        text, extra = split_measure(measure)
+        if not text:
+            raise ValueError("a measure is empty")
+        parsed.append((matching_form(text), analyze(text, extra)))
+    with engine._cache_lock:
+        missing = list(dict.fromkeys(key for key, _ in parsed if key not in engine._query_cache))
+    if missing:
+        vectors = engine.encoder.encode_queries(missing)
+        with engine._cache_lock:
+            for key, vector in zip(missing, vectors):
+                engine._query_cache[key] = vector
+    out = []
+    for key, mq in parsed:
+        mq.vector = engine._query_vector(key)
+        out.append(mq)
+    return out
+
+
+def measure_scores(engine, state, measures: list[str], positions: np.ndarray, model: MatchModel):
+    """(probabilities over `positions`, analysed measure) for each measure, the dense part in one product."""
+    table = passage_table(state)
+    queries = measure_queries(engine, measures)
+    dense = [None] * len(queries)
+    if table.vectors is not None and queries:
+        sims = table.vectors @ np.stack([mq.vector for mq in queries]).astype(np.float32).T
+        mu, sd, best = sims.mean(axis=0), sims.std(axis=0) + 1e-6, sims.max(axis=0)
+        dense = [(sims[positions, j], float(mu[j]), float(sd[j]), float(best[j])) for j in range(len(queries))]
+    out = []
+    for mq, d in zip(queries, dense):
+        X, _ = features(table, mq, positions, dense=d)
+        out.append((model.logit(X), mq))
+    return out
+
+
+def best_per_group(p: np.ndarray, group: np.ndarray, n_groups: int, empty: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """(index of the best item, its score) per group; -1 and `empty` for a group without items."""
+    best_idx = np.full(n_groups, -1, dtype=np.int64)
+    best_p = np.full(n_groups, empty, dtype=np.float64)
+    if len(p) == 0:
+        return best_idx, best_p
+    order = np.lexsort((-p, group))
+    first = np.ones(len(order), bool)
+    first[1:] = group[order][1:] != group[order][:-1]
+    chosen = order[first]
+    best_idx[group[chosen]] = chosen
+    best_p[group[chosen]] = p[chosen]
+    return best_idx, best_p
+
+
+def compute_atlas(engine, measures: list[str], by: str = "document", filters: Filters | None = None,
+                  model: MatchModel | None = None) -> AtlasResult:
+    """Every measure × every column in scope (the documents the filters admit)."""
+    if by not in ATLAS_BY:
+        raise ValueError(f"by must be one of {', '.join(ATLAS_BY)}")
+    measures = [m.strip() for m in measures if m and m.strip()]
+    if not measures:
+        raise ValueError("give at least one measure (m=…)")
+    if len(measures) > MAX_MEASURES:
+        raise ValueError(f"at most {MAX_MEASURES} measures")
+    model = model or default_model()
+    filters = filters or Filters()
+    state = engine._state
+    docs = sorted((d for d in state.documents.values() if filters.admits(d)),
+                  key=lambda d: (d.year or "9999", d.display_title, d.doc_id))
+    keys: list[str] = []
+    columns: list[dict] = []
+    col_of_doc: dict[str, int] = {}
+    for doc in docs:
+        key = column_key(doc, by)
+        if key not in keys:
+            keys.append(key)
+            if by == "document":
+                columns.append({"key": key, "title": doc.display_title, "source": doc.name,
+                                "issuing_body": doc.issuing_body, "region": doc.region, "year": doc.year,
+                                "doc_type": doc.doc_type, "script": doc.script, "documents": 1})
+            else:
+                columns.append({"key": key, "title": key, "source": "", "issuing_body": key if by == "issuing_body" else "",
+                                "region": key if by == "region" else "", "year": key if by == "year" else "",
+                                "doc_type": "", "script": "", "documents": 0})
+        col_of_doc[doc.doc_id] = keys.index(key)
+        if by != "document":
+            columns[col_of_doc[doc.doc_id]]["documents"] += 1
+    doc_index = {doc.doc_id: i for i, doc in enumerate(docs)}
+    pos_doc = np.array([doc_index.get(d, -1) for d in state.doc_of_pos], dtype=np.int64)
+    positions = np.flatnonzero(pos_doc >= 0)
+    pos_doc = pos_doc[positions]
+    doc_col = np.array([col_of_doc[d.doc_id] for d in docs], dtype=np.int64)
+    years = [int(d.year) if d.year.isdigit() else None for d in docs]
+
+    out_measures, cells, wanted = [], [], []
+    rank_of: dict[int, float] = {}  # a cell's log-odds, for ordering cells whose probabilities round to 1
+    for measure, (z, mq) in zip(measures, measure_scores(engine, state, measures, positions, model)):
+        best_doc, z_doc = best_per_group(z, pos_doc, len(docs), empty=-50.0)
+        best_col, z_col = best_per_group(z_doc, doc_col, len(keys), empty=-50.0)
+        p_doc, p_col = sigmoid(z_doc), sigmoid(z_col)
+        counts = {"strong": 0, "weak": 0, "absent": 0}
+        first_year = None
+        for i, v in enumerate(p_doc):
+            if model.level(float(v)) and years[i] is not None:
+                first_year = years[i] if first_year is None else min(first_year, years[i])
+        for c, key in enumerate(keys):
+            level = model.level(float(p_col[c])) if best_col[c] >= 0 else None
+            status = level or "absent"
+            counts[status] += 1
+            cell = {"measure": measure, "column": key, "status": status, "passage_id": None, "text": None,
+                    "highlights": [], "score": round(float(p_col[c]), 4)}
+            rank_of[id(cell)] = float(z_col[c])
+            if level:
+                doc_i = int(best_col[c])
+                wanted.append((cell, int(positions[best_doc[doc_i]]), mq))
+            cells.append(cell)
+        out_measures.append({"measure": measure, **counts, "first_year": first_year})
+    records = state.passages_at([pos for _, pos, _ in wanted])
+    for (cell, _, mq), record in zip(wanted, records):
+        spans, _terms = highlight_spans(record.text, mq.highlight_terms)
+        cell.update(passage_id=record.passage_id, text=record.text, highlights=[list(s) for s in spans],
+                    doc_id=record.doc_id, heading_path=record.heading_path)
+    result = AtlasResult(by, out_measures, columns, cells, filters, state.manifest.get("version", ""))
+    result.rank = {id(c): rank_of[id(c)] for c in cells}
+    return result
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    p = 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=np.float64)))
+    p[np.asarray(z) <= -50.0] = 0.0
+    return p
+
+
+TIER = {"strong": 0, "weak": 1, "absent": 2}
+
+
+def compare_rows(engine, state, query: str, by: str, filters: Filters, limit: int, min_match: str):
+    """Compare with a match cut: the best passage of each document (or body) that addresses the topic,
+    strong before weak, and the documents (or bodies) in scope that don't (`absent`, shown as 未提及)."""
+    from .filters import facet_counts
+
+    atlas = compute_atlas(engine, [query], by="document", filters=Filters())
+    docs = state.documents
+    cells = [c for c in atlas.cells if c["column"] in docs]
+    matched_docs = [docs[c["column"]] for c in cells if c["status"] != "absent"]
+    facets = facet_counts(matched_docs, filters)
+    best: dict[str, dict] = {}
+    for cell in cells:
+        doc = docs[cell["column"]]
+        if not filters.admits(doc):
+            continue
+        key = doc.doc_id if by == "document" else (doc.issuing_body or UNKNOWN)
+        rank = (TIER[cell["status"]], -atlas.rank[id(cell)])
+        if key not in best or rank < best[key][0]:
+            best[key] = (rank, cell, doc)
+    ordered = sorted(best.values(), key=lambda t: (t[0], t[2].display_title))
+    wanted = {"strong": ("strong",), "weak": ("strong", "weak")}[min_match]
+    rows = [(cell, doc) for _, cell, doc in ordered if cell["status"] in wanted][:limit]
+    absent = [
+        {"key": key, "doc_id": doc.doc_id if by == "document" else None,
+         "title": doc.display_title if by == "document" else key, "source": doc.name if by == "document" else "",
+         "issuing_body": doc.issuing_body, "region": doc.region, "year": doc.year, "status": "absent"}
+        for key, (_, cell, doc) in ((k, v) for k, v in best.items()) if cell["status"] == "absent"
+    ]
+    absent.sort(key=lambda a: (a["year"] or "9999", a["title"]))
+    records = state.passages_at([state.passage_pos[c["passage_id"]] for c, _ in rows])
+    mq_terms = analyze(query).highlight_terms
+    from core.textform import tokenize_query
+
+    marks = mq_terms + tokenize_query(query)
+    hits = [engine._hit(state, record, cell["score"], marks, None, None, level=(cell["status"], cell["score"]))
+            for (cell, _), record in zip(rows, records)]
+    return SearchResult(hits, query=query, version=state.version, groups=group_by_document(hits),
+                        facets=facets, filters=filters, min_match=min_match, absent=absent)
+
+
+HEADING_NUMBER = re.compile(r"^[\s（(]*[一二三四五六七八九十百\d]+[）)、.．\s]*")
+
+
+def heading_suggestions(state, n: int = 30) -> list[str]:
+    """Measures to suggest, from the corpus's own headings: short heading phrases found in 2+ documents
+    (numbering and the trailing clause dropped), most widespread first."""
+    cached = getattr(state, "_fazhi_suggestions", None)
+    if cached is not None:
+        return cached[:n]
+    seen: dict[str, set[str]] = {}
+    table = passage_table(state)
+    for pos, heading in enumerate(table.headings):
+        if not heading:
+            continue
+        for part in heading.split(" "):
+            phrase = HEADING_NUMBER.sub("", part)
+            phrase = re.split(r"[，,。；;：:！!]", phrase)[0].strip()
+            if 3 <= len(phrase) <= 14:
+                seen.setdefault(phrase, set()).add(table.doc_ids[pos])
+    spread = 2 if len(state.documents) > 5 else 1
+    ranked = sorted((p for p, docs in seen.items() if len(docs) >= spread), key=lambda p: (-len(seen[p]), p))
+    state._fazhi_suggestions = ranked
+    return ranked[:n]

@@ -1,0 +1,504 @@
+"""Match levels: does a passage address the query (strong), mention it in passing (weak), or neither?
+
+Everything here is computed from what the index already holds, per (query, passage):
+- which query words and alias names occur in the passage's matching form (t2s, NFKC, lower case), each
+  weighted by its rarity in this index (BM25's idf over passages containing it as a substring);
+- whether the query's phrases (the parts between its punctuation) occur whole;
+- the dense similarity, relative to the query's own distribution of similarities over the index
+  (z-score and gap to the query's best passage), so that a query that is close to everything does not
+  look like a match everywhere;
+- whether the rarest matched word is in the passage's heading, the passage kind and its length.
+
+A logistic model over these features gives a probability; two thresholds cut it into strong / weak / none.
+Its weights and thresholds live in `match_params.json` with the cross-validated measurement that produced
+them (`benchmarks/atlas.py --calibrate` writes it), so they can be re-fitted without touching code.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from core.textform import matching_form, tokenize_query
+
+from .aliases import AliasTable, default_aliases, fold
+
+PARAMS_PATH = Path(__file__).with_name("match_params.json")
+LEVELS = ("strong", "weak")
+MIN_MATCH = ("strong", "weak", "any")
+FULL_VECTORS_MAX = 60_000  # indexes up to this many passages keep every vector in memory for the atlas
+SAMPLE_SIZE = 1024  # larger ones estimate the query's similarity distribution from a fixed sample
+SEPARATOR = "\x00"
+CHAR_INDEX_MAX = 40_000_000  # characters: larger versions scan for each new term instead
+OCCURRENCE_CACHE = 20_000  # terms whose occurrences are kept per index version
+SEGMENT_SPLIT = re.compile(r"[\s，,、；;。：:！!？?（）()《》<>【】\[\]“”\"'‘’「」『』/|]+|以及|及其")
+QUOTED = re.compile(r"\"([^\"]{2,})\"|「([^」]{2,})」|『([^』]{2,})』")
+KIND_CODES = {"paragraph": 0, "measure": 1, "article": 2}
+
+FEATURES = (
+    "cov", "cov_eff", "top_hit", "maxw_rel", "n_terms", "seg_any", "seg_frac", "alias_any", "density",
+    "head", "dense_z", "dense_gap", "dense_cos", "z_cov", "is_measure", "is_article", "log_len", "cov_dense",
+    "name_missing",
+)
+NAME_MAX = 10  # a query of one phrase this short is a name (法律顾问): a passage without it whole is suspect
+CLIP = 10.0  # standardised features are clipped to ±CLIP: a rare word in a small index must not outvote the rest
+
+
+@dataclass
+class MatchQuery:
+    """What a typed query (or atlas measure) is matched on."""
+
+    text: str  # as typed
+    folded: str
+    terms: list[str]  # query words (2+ characters), folded
+    aliases: list[str]  # other names: explicit (m=a|b) and from the alias file
+    segments: list[str]  # phrases between the query's punctuation (2+ characters)
+    quoted: list[str]  # "…" phrases that must occur exactly
+    vector: np.ndarray | None = None
+
+    @property
+    def highlight_terms(self) -> list[str]:
+        """Words to mark in a hit: whole phrases and aliases first, so a phrase stays one highlight."""
+        return list(dict.fromkeys(self.quoted + self.segments + self.aliases + self.terms))
+
+
+def analyze(query: str, extra_aliases: Sequence[str] = (), aliases: AliasTable | None = None,
+            use_alias_file: bool = True) -> MatchQuery:
+    """Terms, phrases, quoted phrases and aliases of a query."""
+    quoted = [fold(next(g for g in m.groups() if g)) for m in QUOTED.finditer(query or "")]
+    stripped = (query or "").strip()
+    if len(stripped) > 2 and stripped[0] in "\"“" and stripped[-1] in "\"”":  # the whole query in quotes
+        quoted.append(fold(stripped[1:-1]))
+    quoted = [q for q in dict.fromkeys(quoted) if len(q) >= 2]
+    folded = fold(query or "")
+    segments = []
+    for part in SEGMENT_SPLIT.split(matching_form(query or "").lower()):
+        part = part.strip()
+        if len(part) >= 2 and part not in segments:
+            segments.append(part)
+    terms = [t for t in dict.fromkeys(tokenize_query(query or "")) if len(t) >= 2]
+    names = [fold(a) for a in extra_aliases if fold(a)]
+    if use_alias_file:
+        table = aliases or default_aliases()
+        for source in [query] + list(extra_aliases):
+            names += table.expand(source or "")
+    names = [n for n in dict.fromkeys(names) if n and n not in segments and n != folded]
+    return MatchQuery(text=query, folded=folded, terms=terms, aliases=names, segments=segments, quoted=quoted)
+
+
+# -- the index side ---------------------------------------------------------------------------------
+class PassageTable:
+    """Every passage's matching form, heading, kind and length of one index version, held in memory."""
+
+    def __init__(self, state) -> None:
+        self.state = state
+        n = len(state.doc_of_pos)
+        self.size = n
+        texts, headings, kinds = _read_passages(state, n)
+        self.texts = texts
+        self.headings = headings
+        self.kind = np.array([KIND_CODES.get(k, 0) for k in kinds], dtype=np.int8)
+        self.length = np.array([len(t) for t in texts], dtype=np.float32)
+        self.joined = SEPARATOR.join(texts)
+        starts = np.zeros(n, dtype=np.int64)
+        if n:
+            starts[1:] = np.cumsum([len(t) + 1 for t in texts[:-1]])
+        self.starts = starts
+        self.doc_ids = list(state.doc_of_pos)
+        self._occ: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._char_index, self._char_pos = _char_postings(self.joined, starts, n)
+        self.vectors = _read_vectors(state, n)
+        if self.vectors is None and n:
+            rng = np.random.default_rng(0)
+            self.sample = np.sort(rng.choice(n, size=min(n, SAMPLE_SIZE), replace=False))
+            self.sample_vectors = np.stack([state.vector_at(int(p)) for p in self.sample]).astype(np.float32)
+        else:
+            self.sample = None
+            self.sample_vectors = None
+
+    def occurrences(self, term: str) -> np.ndarray:
+        """How often `term` occurs in each passage (all positions)."""
+        idx, counts = self.sparse_occurrences(term)
+        dense = np.zeros(self.size, dtype=np.int32)
+        dense[idx] = counts
+        return dense
+
+    def sparse_occurrences(self, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """(positions containing `term`, how often), cached per term.
+
+        Only the passages that hold the term's two rarest characters are read (a character index of the
+        version), so a term costs in proportion to how rare it is.
+        """
+        with self._lock:
+            known = self._occ.get(term)
+            if known is not None:
+                self._occ.move_to_end(term)
+                return known
+        cands = self._candidates(term)
+        if cands is None:
+            hits = [m.start() for m in re.finditer(re.escape(term), self.joined)] if term else []
+            pos, counts = np.unique(np.searchsorted(self.starts, np.array(hits, dtype=np.int64), side="right") - 1,
+                                    return_counts=True) if hits else (np.zeros(0, np.int64), np.zeros(0, np.int64))
+        else:
+            texts = self.texts
+            found = [(p, texts[p].count(term)) for p in cands.tolist()]
+            found = [(p, c) for p, c in found if c]
+            pos = np.array([p for p, _ in found], dtype=np.int64)
+            counts = np.array([c for _, c in found], dtype=np.int64)
+        result = (pos.astype(np.int64), counts.astype(np.int32))
+        with self._lock:
+            self._occ[term] = result
+            while len(self._occ) > OCCURRENCE_CACHE:
+                self._occ.popitem(last=False)
+        return result
+
+    def _candidates(self, term: str) -> np.ndarray | None:
+        """Positions that may hold `term`: those holding its two rarest characters (None: read them all)."""
+        if self._char_index is None or not term:
+            return None
+        spans = []
+        for ch in set(term):
+            span = self._char_index.get(ord(ch))
+            if span is None:
+                return np.zeros(0, np.int64)
+            spans.append(span)
+        spans.sort(key=lambda se: se[1])
+        first = self._char_pos[spans[0][0]:spans[0][0] + spans[0][1]]
+        if len(spans) > 1:
+            second = self._char_pos[spans[1][0]:spans[1][0] + spans[1][1]]
+            first = np.intersect1d(first, second, assume_unique=True)
+        return first
+
+    def df(self, term: str) -> int:
+        """In how many passages `term` occurs as a substring."""
+        return len(self.sparse_occurrences(term)[0])
+
+    def idf(self, term: str) -> float:
+        df = self.df(term)
+        return math.log(1.0 + (self.size - df + 0.5) / (df + 0.5))
+
+    def cosines(self, vector: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, float, float, float]:
+        """(cosine of each position, the query's mean, spread and best cosine over the index)."""
+        vector = np.asarray(vector, dtype=np.float32).reshape(-1)
+        if self.vectors is not None:
+            every = self.vectors @ vector
+            return every[positions], float(every.mean()), float(every.std() + 1e-6), float(every.max())
+        sample = self.sample_vectors @ vector
+        mine = np.array([float(self.state.vector_at(int(p)) @ vector) for p in positions], dtype=np.float32)
+        best = float(max(sample.max(), mine.max() if len(mine) else -1.0))
+        return mine, float(sample.mean()), float(sample.std() + 1e-6), best
+
+
+def _char_postings(joined: str, starts: np.ndarray, n: int):
+    """{character code: (offset, count)} into one array of the sorted positions holding each character."""
+    if not n or len(joined) > CHAR_INDEX_MAX:
+        return None, None
+    codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+    owner = np.searchsorted(starts, np.arange(len(codes)), side="right") - 1
+    keys = np.unique(codes * (n + 1) + owner)
+    code_of, pos_of = keys // (n + 1), keys % (n + 1)
+    uniq, first, counts = np.unique(code_of, return_index=True, return_counts=True)
+    return dict(zip(uniq.tolist(), zip(first.tolist(), counts.tolist()))), pos_of
+
+
+def _read_passages(state, n: int) -> tuple[list[str], list[str], list[str]]:
+    conn = getattr(state, "conn", None)
+    if conn is not None:  # the embedded reader: one query
+        with state.lock:
+            rows = conn.execute("SELECT match_text, heading_path, kind FROM passages ORDER BY pos").fetchall()
+        texts = [r[0].lower() for r in rows]
+        headings = [" ".join(fold(h) for h in json.loads(r[1])) for r in rows]
+        return texts, headings, [r[2] for r in rows]
+    texts, headings, kinds = [], [], []
+    for start in range(0, n, 500):
+        for record in state.passages_at(list(range(start, min(n, start + 500)))):
+            texts.append(record.match_text.lower())
+            headings.append(" ".join(fold(h) for h in record.heading_path))
+            kinds.append(record.kind)
+    return texts, headings, kinds
+
+
+def _read_vectors(state, n: int) -> np.ndarray | None:
+    dense = getattr(state, "dense", None)
+    index = getattr(dense, "index", None)
+    if index is None or n == 0 or n > FULL_VECTORS_MAX:
+        return None
+    try:
+        return np.ascontiguousarray(index.reconstruct_n(0, n), dtype=np.float32)
+    except Exception:  # noqa: BLE001 - an index without a direct map: fall back to the sample
+        return None
+
+
+_tables: dict[int, PassageTable] = {}
+_tables_lock = threading.Lock()
+
+
+def passage_table(state) -> PassageTable:
+    """The table of a reader (built once per index version)."""
+    table = getattr(state, "_fazhi_passage_table", None)
+    if table is not None:
+        return table
+    with _tables_lock:
+        table = getattr(state, "_fazhi_passage_table", None)
+        if table is None:
+            table = PassageTable(state)
+            state._fazhi_passage_table = table
+    return table
+
+
+# -- features and levels ----------------------------------------------------------------------------
+def features(table: PassageTable, mq: MatchQuery, positions: np.ndarray | None = None,
+             dense: tuple[np.ndarray, float, float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(feature matrix over FEATURES, positions) for the given positions (None: every passage).
+
+    `dense`: the query's cosines at `positions` with its mean, spread and best over the index, when the
+    caller computed them for several queries at once.
+    """
+    positions = np.arange(table.size) if positions is None else np.asarray(positions, dtype=np.int64)
+    n = len(positions)
+    whole = n > table.size // 20
+
+    def counts_of(term: str) -> np.ndarray:
+        if whole:
+            return table.occurrences(term)[positions]
+        idx, counts = table.sparse_occurrences(term)
+        at = dict(zip(idx.tolist(), counts.tolist()))
+        return np.array([at.get(int(p), 0) for p in positions], dtype=np.int32)
+
+    weights = {t: table.idf(t) for t in mq.terms}
+    total = sum(weights.values()) or 1.0
+    wmax = max(weights.values()) if weights else 1.0
+    top_term = max(weights, key=weights.get) if weights else None
+    cov = np.zeros(n, np.float32)
+    maxw = np.zeros(n, np.float32)
+    n_terms = np.zeros(n, np.float32)
+    density = np.zeros(n, np.float32)
+    top_hit = np.zeros(n, np.float32)
+    head = np.zeros(n, np.float32)
+    median_w = float(np.median(list(weights.values()))) if weights else 0.0
+    present_any = np.zeros(n, bool)
+    for term, w in weights.items():
+        c = counts_of(term)
+        hit = c > 0
+        present_any |= hit
+        cov += w * hit
+        maxw = np.maximum(maxw, w * hit)
+        n_terms += hit
+        if w >= median_w:
+            density += c
+        if term == top_term:
+            top_hit = hit.astype(np.float32)
+        if w >= 0.5 * wmax and hit.any():
+            idx = np.flatnonzero(hit)
+            head[idx] = np.maximum(head[idx], [float(term in table.headings[positions[i]]) for i in idx])
+    cov /= total
+    alias_any = np.zeros(n, np.float32)
+    for name in mq.aliases:
+        c = counts_of(name)
+        alias_any = np.maximum(alias_any, (c > 0).astype(np.float32))
+        density += c
+        maxw = np.maximum(maxw, (c > 0) * min(table.idf(name), wmax))
+    long_segments = [s for s in mq.segments if len(s) >= 3] or mq.segments
+    seg_hits = np.zeros(n, np.float32)
+    for seg in long_segments:
+        seg_hits += counts_of(seg) > 0
+    seg_frac = seg_hits / max(1, len(long_segments))
+    seg_any = (seg_hits > 0).astype(np.float32)
+    cov_eff = np.maximum(np.maximum(cov, 0.7 * alias_any), seg_frac)
+    is_name = len(mq.segments) == 1 and len(mq.segments[0]) <= NAME_MAX
+    name_missing = ((seg_any == 0) & (alias_any == 0)).astype(np.float32) * float(is_name)
+    length = table.length[positions]
+    density = np.minimum(density / np.maximum(length, 50.0) * 100.0, 5.0)
+    if dense is not None:
+        cos, mu, sd, best = dense
+    elif mq.vector is not None:
+        cos, mu, sd, best = table.cosines(mq.vector, positions)
+    else:
+        cos, mu, sd, best = np.zeros(n, np.float32), 0.0, 1.0, 0.0
+    z = (cos - mu) / sd
+    kind = table.kind[positions]
+    X = np.stack([
+        cov, cov_eff, top_hit, maxw / max(wmax, 1e-6), np.minimum(n_terms, 6) / 6.0, seg_any, seg_frac, alias_any,
+        density, head, z, cos - best, cos, z * cov_eff, (kind == 1).astype(np.float32),
+        (kind == 2).astype(np.float32), np.log1p(length) / math.log(1000.0),
+        cov_eff / (1.0 + np.exp(-2.0 * (z - 0.5))),  # words present *and* close in meaning
+        name_missing,
+    ], axis=1).astype(np.float32)
+    if mq.quoted:  # a quoted phrase is matched exactly: a passage without it matches nothing
+        required = np.ones(n, bool)
+        for phrase in mq.quoted:
+            required &= counts_of(phrase) > 0
+        X[~required] = np.nan
+    return X, positions
+
+
+@dataclass
+class MatchModel:
+    """Logistic weights over standardised FEATURES and the two cuts of its probability."""
+
+    weights: list[float]
+    bias: float
+    mean: list[float]
+    std: list[float]
+    t_strong: float
+    t_weak: float
+    features: tuple[str, ...] = FEATURES
+    measured: dict = field(default_factory=dict)
+
+    def logit(self, X: np.ndarray) -> np.ndarray:
+        """The model's log-odds (unsaturated, so it still orders passages that are all but certain)."""
+        if len(X) == 0:
+            return np.zeros(0, np.float64)
+        blank = np.isnan(X).any(axis=1)
+        Z = np.clip((np.nan_to_num(X) - np.asarray(self.mean)) / np.asarray(self.std), -CLIP, CLIP)
+        z = Z @ np.asarray(self.weights, dtype=np.float64) + self.bias
+        z[blank] = -50.0
+        return z
+
+    def probability(self, X: np.ndarray) -> np.ndarray:
+        """P(the passage addresses or mentions the query); 0 for rows blanked by a missing quoted phrase."""
+        z = self.logit(X)
+        p = 1.0 / (1.0 + np.exp(-z))
+        p[z <= -50.0] = 0.0
+        return p
+
+    def level(self, p: float) -> str | None:
+        if p >= self.t_strong:
+            return "strong"
+        if p >= self.t_weak:
+            return "weak"
+        return None
+
+    def levels(self, p: np.ndarray) -> list[str | None]:
+        return [self.level(float(v)) for v in p]
+
+    def to_json(self) -> dict:
+        return {"features": list(self.features), "weights": [round(float(w), 6) for w in self.weights],
+                "bias": round(float(self.bias), 6), "mean": [round(float(v), 6) for v in self.mean],
+                "std": [round(float(v), 6) for v in self.std], "t_strong": round(float(self.t_strong), 4),
+                "t_weak": round(float(self.t_weak), 4), "measured": self.measured}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "MatchModel":
+        names = tuple(data["features"])
+        if names != FEATURES:
+            raise ValueError(f"match parameters are for features {names}, this code computes {FEATURES}")
+        return cls(data["weights"], data["bias"], data["mean"], data["std"], data["t_strong"], data["t_weak"],
+                   names, data.get("measured", {}))
+
+
+_model: MatchModel | None = None
+
+
+def default_model() -> MatchModel:
+    """The shipped calibration (match_params.json)."""
+    global _model
+    if _model is None:
+        _model = MatchModel.from_json(json.loads(PARAMS_PATH.read_text(encoding="utf-8")))
+    return _model
+
+
+def admits(level: str | None, min_match: str) -> bool:
+    """Whether a hit of this level passes a min_match cut."""
+    if min_match == "any":
+        return True
+    if min_match == "strong":
+        return level == "strong"
+    return level in LEVELS
+
+
+def check_min_match(min_match: str) -> str:
+    if min_match not in MIN_MATCH:
+        raise ValueError(f"min_match must be one of {', '.join(MIN_MATCH)}")
+    return min_match
+
+
+def passage_levels(state, mq: MatchQuery, positions: Sequence[int], model: MatchModel | None = None
+                   ) -> dict[int, tuple[str | None, float]]:
+    """{position: (level, probability)} for some passages of an index version."""
+    model = model or default_model()
+    if not len(positions):
+        return {}
+    X, pos = features(passage_table(state), mq, np.asarray(list(positions), dtype=np.int64))
+    p = model.probability(X)
+    return {int(q): (model.level(float(v)), float(v)) for q, v in zip(pos, p)}
+
+
+# -- did you mean ----------------------------------------------------------------------------------
+def did_you_mean(state, query: str, min_df: int = 2) -> str | None:
+    """A close corpus word for a query that matched nothing: one character replaced, added or dropped.
+
+    Candidates are the BM25 vocabulary's words (or words of 2-8 characters of the passages); the most
+    frequent wins. The query's own parts that do occur are kept (法律顾向 → 法律顾问).
+    """
+    folded = fold(query)
+    if not 2 <= len(folded) <= 24:
+        return None
+    table = passage_table(state)
+    neighbours = _vocabulary(state)
+    # the whole query first, then its unknown windows, longest first (聘请法律顾向 → 聘请法律顾问)
+    windows = [(0, len(folded))] + [
+        (i, i + n) for n in range(min(len(folded) - 1, 8), 2, -1) for i in range(len(folded) - n + 1)
+    ]
+    for start, end in windows:
+        word = folded[start:end]
+        if len(word) < 3 or table.df(word) > 0:
+            continue
+        candidates = set()
+        for key in _deletions(word) | {word}:
+            candidates.update(neighbours.get(key, ()))
+        best, best_df = None, 0
+        for cand in sorted(candidates):
+            if cand != word and _one_edit(word, cand):
+                df = table.df(cand)
+                if df >= min_df and df > best_df:
+                    best, best_df = cand, df
+        if best is not None:
+            return folded[:start] + best + folded[end:]
+    return None
+
+
+def _deletions(word: str) -> set[str]:
+    return {word[:i] + word[i + 1:] for i in range(len(word))}
+
+
+def _vocabulary(state) -> dict[str, list[str]]:
+    """Corpus words of 3+ characters by their one-deletion keys (symmetric delete: edits in O(1) look-ups)."""
+    cached = getattr(state, "_fazhi_vocab", None)
+    if cached is not None:
+        return cached
+    lexical = getattr(state, "lexical", None)
+    bm25 = getattr(lexical, "bm25", None)
+    if bm25 is not None:
+        vocab = [w for w in bm25.vocab_dict if len(w) >= 3 and not w.isascii()]
+    else:
+        words = set()
+        for text in passage_table(state).texts:
+            words.update(re.findall(r"[\u4e00-\u9fff]{3,8}", text))
+        vocab = sorted(words)
+    neighbours: dict[str, list[str]] = {}
+    for word in vocab:  # two-character words are too easily one edit from anything
+        for key in _deletions(word) | {word}:
+            neighbours.setdefault(key, []).append(word)
+    state._fazhi_vocab = neighbours
+    return neighbours
+
+
+def _one_edit(a: str, b: str) -> bool:
+    if len(a) == len(b):
+        return sum(x != y for x, y in zip(a, b)) == 1
+    if len(a) > len(b):
+        a, b = b, a
+    for i in range(len(b)):
+        if b[:i] + b[i + 1:] == a:
+            return True
+    return False

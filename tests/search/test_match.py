@@ -1,0 +1,116 @@
+"""Match levels, aliases and the atlas without the real model: query analysis, the alias file, did-you-mean."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import pytest
+
+from search.aliases import AliasTable, parse_aliases, split_measure
+from search.atlas import best_per_group, compute_atlas
+from search.engine import SearchEngine
+from search.match import (FEATURES, MatchModel, _one_edit, admits, analyze, default_model, features,
+                          passage_table)
+from tests.conftest import copy_seeds
+from tests.fakes import HashEncoder
+
+
+def test_alias_file_groups_and_expansion(tmp_path):
+    path = tmp_path / "a.tsv"
+    path.write_text("# comment\n放管服\t简政放权\t放管结合\n單獨\n", encoding="utf-8")
+    table = AliasTable(path)
+    assert table.groups == [("放管服", "简政放权", "放管结合")]  # a one-name line is no group
+    assert table.expand("深化放管服改革") == ["简政放权", "放管结合"]
+    assert table.expand("簡政放權") == ["放管服", "放管结合"]  # either script
+    assert table.expand("法律顾问") == []
+
+
+def test_alias_file_is_reloaded_when_it_changes(tmp_path, monkeypatch):
+    import search.aliases as aliases
+
+    monkeypatch.setattr(aliases, "CHECK_EVERY", 0.0)
+    path = tmp_path / "a.tsv"
+    path.write_text("农民工\t进城务工人员\n", encoding="utf-8")
+    table = AliasTable(path)
+    assert table.expand("农民工") == ["进城务工人员"]
+    time.sleep(0.01)
+    path.write_text("农民工\t进城务工人员\t外来务工人员\n", encoding="utf-8")
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 10**9))
+    assert table.expand("农民工") == ["进城务工人员", "外来务工人员"]
+
+
+def test_shipped_alias_file_names_the_abbreviations():
+    names = {n for g in parse_aliases(open(AliasTable().path, encoding="utf-8").read()) for n in g}
+    assert {"放管服", "双随机一公开", "三项制度", "证明事项告知承诺制"} <= names
+
+
+def test_measure_aliases_after_a_bar():
+    assert split_measure(" 农民工 | 进城务工人员 ") == ("农民工", ["进城务工人员"])
+    assert split_measure("粮食安全") == ("粮食安全", [])
+
+
+def test_analyze_phrases_quotes_and_aliases():
+    mq = analyze('"公平竞争审查" 制度', use_alias_file=False)
+    assert mq.quoted == ["公平竞争审查"] and "公平竞争审查" in mq.segments
+    assert mq.highlight_terms[0] == "公平竞争审查"  # the whole phrase is marked before its words
+    mq = analyze("农民工", extra_aliases=["进城务工人员"])
+    assert "进城务工人员" in mq.aliases and "外出务工人员" in mq.aliases  # explicit, then the shipped file
+    assert analyze("共建“一带一路”").quoted == []  # curly quotes in prose mark a slogan, not an exact search
+
+
+def test_one_edit_and_levels():
+    assert _one_edit("法律顾向", "法律顾问") and _one_edit("法律顾", "法律顾问") and not _one_edit("法律", "顾问")
+    model = default_model()
+    assert model.level(model.t_strong) == "strong" and model.level(model.t_weak) in ("weak", "strong")
+    assert model.level(0.0) is None
+    assert admits("weak", "weak") and not admits("weak", "strong") and admits(None, "any") and not admits(None, "weak")
+
+
+def test_best_per_group():
+    p = np.array([0.1, 0.9, 0.3, 0.2], np.float32)
+    idx, best = best_per_group(p, np.array([0, 0, 2, 2]), 4)
+    assert idx.tolist() == [1, -1, 2, -1] and best[0] == pytest.approx(0.9) and best[1] == 0.0
+
+
+def test_model_round_trips_and_blanks_rows_without_the_quoted_phrase():
+    model = MatchModel([1.0] * len(FEATURES), 0.0, [0.0] * len(FEATURES), [1.0] * len(FEATURES), 0.6, 0.3)
+    again = MatchModel.from_json(model.to_json())
+    X = np.zeros((2, len(FEATURES)), np.float32)
+    X[1] = np.nan
+    assert again.probability(X).tolist() == [0.5, 0.0]
+
+
+@pytest.fixture(scope="module")
+def hash_engine(tmp_path_factory):
+    from indexer.pipeline import index_paths
+
+    tmp = tmp_path_factory.mktemp("match")
+    encoder = HashEncoder()
+    index_paths([copy_seeds(tmp / "c", "gz_ict_2019", "jm_ict_2024", "bureau_2022")], tmp / "idx", encoder=encoder)
+    return SearchEngine(tmp / "idx", encoder=encoder)
+
+
+def test_features_of_a_subset_equal_those_of_every_passage(hash_engine):
+    state = hash_engine._state
+    mq = analyze("法律顾问")
+    mq.vector = hash_engine._query_vector("法律顾问")
+    every, _ = features(passage_table(state), mq)
+    some, _ = features(passage_table(state), mq, np.array([0, 3, 5]))
+    assert np.allclose(every[[0, 3, 5]], some)
+
+
+def test_atlas_has_one_cell_per_measure_and_column(hash_engine):
+    result = compute_atlas(hash_engine, ["法律顾问", "天气预报火锅", "农民工|进城务工人员"], by="document").to_json()
+    assert len(result["columns"]) == 3 and len(result["cells"]) == 9
+    assert {(c["measure"], c["column"]) for c in result["cells"]} == {
+        (m["measure"], col["key"]) for m in result["measures"] for col in result["columns"]}
+    for cell in result["cells"]:
+        assert (cell["status"] == "absent") == (cell["passage_id"] is None)
+    for m in result["measures"]:
+        assert m["strong"] + m["weak"] + m["absent"] == 3
+    by_year = compute_atlas(hash_engine, ["法律顾问"], by="year").to_json()
+    assert [c["key"] for c in by_year["columns"]] == ["2019", "2022", "2024"]
+    with pytest.raises(ValueError):
+        compute_atlas(hash_engine, ["法律顾问"], by="city")

@@ -1,0 +1,108 @@
+"""The atlas, match levels and truthful search/compare on the seed index with the real model."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import SEEDS
+
+pytestmark = pytest.mark.model
+
+
+def test_nonsense_gets_an_empty_result_and_a_typo_a_did_you_mean(engine):
+    nonsense = engine.search("天气预报火锅", k=10, per_doc=3)
+    assert nonsense.hits == [] and nonsense.groups == [] and nonsense.did_you_mean is None
+    typo = engine.search("法律顾向")
+    assert not any(h.match == "strong" for h in typo.hits) and typo.did_you_mean == "法律顾问"
+    assert engine.search("法律顾问").did_you_mean is None
+    assert len(engine.search("天气预报火锅", min_match="any").hits) > 0  # the old behaviour, on request
+
+
+def test_hits_carry_match_and_groups_are_not_padded(engine):
+    result = engine.search("法律顾问", k=20, per_doc=3)
+    assert result.hits and all(h.match in ("strong", "weak") for h in result.hits)
+    strong = engine.search("法律顾问", k=20, per_doc=3, min_match="strong")
+    assert all(h.match == "strong" for h in strong.hits) and len(strong.hits) <= len(result.hits)
+    # facets honour the cut: they count the documents of matching passages only
+    counted = sum(f["count"] for f in strong.facets["script"])
+    assert counted == len({h.doc_id for h in strong.hits}) or counted <= len(result.facets["script"]) + 5
+
+
+def test_a_phrase_stays_whole_in_highlights(engine):
+    hit = next(h for h in engine.search("公平竞争审查").hits if "公平竞争审查" in h.text)
+    marked = [hit.text[s:e] for s, e in hit.highlights]
+    assert any("公平竞争审查" in m for m in marked)
+    assert not any(m == "公平竞争" for m in marked)
+
+
+def test_compare_lists_the_reports_that_do_not_address_it(engine):
+    result = engine.compare("双随机一公开")
+    assert result.hits and all(h.match in ("strong", "weak") for h in result.hits)
+    assert len(result.hits) + len(result.absent) == 5
+    assert {a["status"] for a in result.absent} <= {"absent"}
+
+
+def test_atlas_on_the_seeds(engine):
+    from search.atlas import compute_atlas
+
+    result = compute_atlas(engine, ["无线电管理", "12345热线", "天气预报火锅"]).to_json()
+    cells = {(c["measure"], next(col["source"] for col in result["columns"] if col["key"] == c["column"])): c
+             for c in result["cells"]}
+    assert cells[("无线电管理", SEEDS["gz_ict_2019"])]["status"] == "strong"
+    assert "无线电" in cells[("无线电管理", SEEDS["gz_ict_2019"])]["text"]
+    assert all(c["status"] == "absent" for (m, _), c in cells.items() if m == "天气预报火锅")
+    radio = next(m for m in result["measures"] if m["measure"] == "无线电管理")
+    assert radio["strong"] >= 1 and radio["first_year"] is not None
+
+
+def test_api_atlas_shape_and_validation(client):
+    r = client.get("/api/atlas", query_string=[("m", "法律顾问"), ("m", "农民工|进城务工人员"), ("by", "document")])
+    body = r.get_json()
+    assert r.status_code == 200 and body["by"] == "document"
+    assert [m["measure"] for m in body["measures"]] == ["法律顾问", "农民工|进城务工人员"]
+    assert set(body["measures"][0]) >= {"measure", "strong", "weak", "absent", "first_year"}
+    assert len(body["columns"]) == 5 and len(body["cells"]) == 10
+    assert set(body["columns"][0]) >= {"key", "title", "source", "issuing_body", "region", "year", "doc_type", "script"}
+    assert set(body["cells"][0]) >= {"measure", "column", "status", "passage_id", "text", "highlights", "score"}
+    absent = [c for c in body["cells"] if c["status"] == "absent"]
+    assert all(c["passage_id"] is None and c["text"] is None for c in absent)
+    by_region = client.get("/api/atlas", query_string={"m": "法律顾问", "by": "region", "region": "广东省广州市"}).get_json()
+    assert [c["key"] for c in by_region["columns"]] == ["广东省广州市"]
+    for params in ({}, {"m": "x", "by": "city"}, {"m": "x", "colour": "red"}, {"m": "x", "year_from": "abc"}):
+        bad = client.get("/api/atlas", query_string=params)
+        assert bad.status_code == 400 and "error" in bad.get_json()
+
+
+def test_api_min_match(client):
+    body = client.get("/api/search", query_string={"q": "天气预报火锅"}).get_json()
+    assert body["count"] == 0 and body["min_match"] == "weak"
+    assert client.get("/api/search", query_string={"q": "x", "min_match": "maybe"}).status_code == 400
+    compare = client.get("/api/compare", query_string={"q": "公平竞争审查"}).get_json()
+    assert all(r["match"] in ("strong", "weak") for r in compare["rows"])
+    assert len(compare["rows"]) + len(compare["absent"]) == 5 and compare["rows"][0]["match"] == "strong"
+    nonsense = client.get("/api/compare", query_string={"q": "天气预报火锅"}).get_json()
+    assert nonsense["count"] == 0 and len(nonsense["absent"]) == 5
+    similar = client.post("/api/similar", json={"text": "聘请法律顾问", "min_match": "weak"}).get_json()
+    assert all(h["match"] in ("strong", "weak") for h in similar["results"])
+
+
+def test_atlas_page_grid_share_link_and_csv(client):
+    empty = client.get("/atlas").get_data(as_text=True)
+    assert "措施图谱" in empty and "建议" in empty  # suggestions from the corpus's headings
+    page = client.get("/atlas", query_string=[("ms", "法律顾问\n天气预报火锅"), ("by", "document")]).get_data(as_text=True)
+    assert page.count('<tr><th class="m">') == 1 + 2 and 'class="strong"' in page and "未提及" in page
+    assert "/atlas?m=%E6%B3%95%E5%BE%8B%E9%A1%BE%E9%97%AE&amp;m=" in page  # shareable: the measures as m=…
+    assert "/documents/" in page and "#" in page  # a cell opens its evidence passage
+    csv_text = client.get("/atlas.csv", query_string={"m": "法律顾问", "by": "year"}).get_data(as_text=True)
+    lines = csv_text.lstrip("\ufeff").strip().splitlines()
+    assert lines[0].startswith("measure,column,title,status") and len(lines) == 1 + 5  # five years, one row each
+    assert client.get("/atlas", query_string={"m": "x", "by": "city"}).status_code == 400
+
+
+def test_a_quoted_phrase_is_matched_exactly(engine):
+    from core.textform import to_simplified
+
+    hits = engine.search('"公平竞争审查制度"', k=20, per_doc=3).hits
+    assert hits and all("公平竞争审查制度" in to_simplified(h.text) for h in hits)
+    assert len({h.doc_id for h in hits}) < len({h.doc_id for h in engine.search("公平竞争审查制度", k=20).hits}) + 1
+    assert engine.search('"公平竞争法律顾问"').hits == []  # no passage holds that exact phrase
