@@ -11,7 +11,8 @@ from core.settings import Settings
 from core.storage import IndexStorage
 from search.engine import SearchEngine
 
-from .errors import ErrorResponse, error_response, register_errors, validation_error
+from .contract import ErrorResponse
+from .errors import error_response, register_errors, validation_error
 from .admin import bp as admin_bp
 from .api import bp as api_bp
 from .atlas import bp as atlas_api_bp
