@@ -19,8 +19,10 @@ from indexer.store import DocumentRecord, PassageRecord
 
 from .filters import Filters, facet_counts
 from .fusion import BM25_WEIGHT, DENSE_WEIGHT, RRF_K, limit_per_group, reciprocal_rank_fusion
+from .find_similar import resolve_source, similar_ranked
 from .highlight import highlight_spans
 from .reader import IndexReader, open_reader
+from .rerank import SimilarConfig
 
 CANDIDATES = 200  # per retriever, before fusion
 SIMILAR_HIGHLIGHT_TERMS = 3  # find-similar marks the rarest words a hit shares with the source, not all
@@ -101,6 +103,7 @@ class SearchEngine:
         self._checked = time.monotonic()  # when refresh last asked the storage for its version
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
+        self.similar_config = SimilarConfig()  # find-similar's levers (issue 12); LEGACY is the old product
 
     # -- loading -----------------------------------------------------------------------------
     def _check_model(self, state: IndexReader) -> None:
@@ -173,9 +176,18 @@ class SearchEngine:
 
     def similar(
         self, passage_id: str | None = None, text: str | None = None, k: int = 10, per_doc: int | None = 1,
-        filters: Filters | None = None, explain: bool = False,
+        filters: Filters | None = None, explain: bool = False, doc_id: str | None = None,
+        include_same_doc: bool = False, config: SimilarConfig | None = None,
     ) -> SearchResult:
-        """Passages most like a stored passage (other documents only) or like a selected text."""
+        """Passages most like a stored passage or a selected text, from other documents unless asked.
+
+        `doc_id` names the document a text was selected from; `include_same_doc` also admits that document's
+        other passages. The source passage itself is never returned.
+        """
+        config = config or self.similar_config
+        if not config.legacy:
+            return self._similar_staged(passage_id, text, k, per_doc, filters, explain, doc_id, include_same_doc,
+                                        config)
         state = self._state
         exclude_doc = None
         if passage_id:
@@ -195,6 +207,47 @@ class SearchEngine:
             state, tokens, vector, k, per_doc, query=label, filters=filters, exclude_doc=exclude_doc,
             shared_marks=True, explain=explain,
         )
+
+    def _similar_staged(
+        self, passage_id, text, k, per_doc, filters, explain, doc_id, include_same_doc, config: SimilarConfig,
+    ) -> SearchResult:
+        """find-similar in two stages (search/find_similar.py): one answer from an id or from its text."""
+        state = self._state
+        k = max(1, min(int(k), MAX_K))
+        filters = filters or Filters()
+        if not passage_id and not (text and text.strip()):
+            raise ValueError("give a passage_id or a non-empty text")
+        try:
+            source = resolve_source(state, self._passage_vector, passage_id, text, doc_id)
+        except LookupError:
+            raise NotFoundError(f"no passage {passage_id!r} in the index") from None
+        rows, unfiltered = similar_ranked(state, source, k, per_doc, filters, config, include_same_doc, explain)
+        facet_docs = {state.doc_of_pos[pos] for pos, _ in unfiltered[:FACET_CANDIDATES]}
+        facets = facet_counts((state.documents[d] for d in facet_docs), filters)
+        hits = []
+        for row, record in zip(rows, state.passages_at([r.pos for r in rows])):
+            hit = self._hit(state, record, row.score, row.marks, None, None)
+            hit.explain = row.explain if explain else None
+            hits.append(hit)
+        return SearchResult(
+            hits, query=source.label, version=state.manifest["version"], groups=group_by_document(hits),
+            facets=facets, filters=filters,
+        )
+
+    def _passage_vector(self, normalized: str) -> np.ndarray:
+        """A selected text's passage embedding, cached like query embeddings (the page repeats requests)."""
+        key = "\x00passage:" + normalized
+        with self._cache_lock:
+            vector = self._query_cache.get(key)
+            if vector is not None:
+                self._query_cache.move_to_end(key)
+                return vector
+        vector = self.encoder.encode_passages([normalized])[0]
+        with self._cache_lock:
+            self._query_cache[key] = vector
+            while len(self._query_cache) > QUERY_CACHE_SIZE:
+                self._query_cache.popitem(last=False)
+        return vector
 
     def _fused(
         self, state: IndexReader, tokens: list[str], vector: np.ndarray | None, mode: str, filters: Filters,

@@ -204,18 +204,23 @@ def similar():
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object with 'passage_id' or 'text'")
-    unknown = set(body) - {"passage_id", "text", "k", "per_doc", "filters", "explain"}
+    unknown = set(body) - {"passage_id", "text", "k", "per_doc", "filters", "explain", "doc_id", "include_same_doc"}
     if unknown:
         raise BadRequest(f"unknown field(s): {', '.join(sorted(unknown))}")
     k = int_param(body.get("k"), "k", 10, 1, MAX_K)
     per_doc = int_param(body.get("per_doc"), "per_doc", 1, 0, MAX_K) or None
-    options = {"k": k, "per_doc": per_doc, "filters": json_filters(body), "explain": bool_param(body.get("explain"), "explain")}
+    options = {"k": k, "per_doc": per_doc, "filters": json_filters(body), "explain": bool_param(body.get("explain"), "explain"),
+               "include_same_doc": bool_param(body.get("include_same_doc"), "include_same_doc")}
     if body.get("passage_id") is not None:
         if not isinstance(body["passage_id"], str) or not body["passage_id"]:
             raise BadRequest("'passage_id' must be a non-empty string")
         result = get_engine().similar(passage_id=body["passage_id"], **options)
     elif body.get("text") is not None:
-        result = get_engine().similar(text=text_param(body["text"], "text", MAX_TEXT_CHARS), **options)
+        doc_id = body.get("doc_id")  # the document the text was selected from (issue 12)
+        if doc_id is not None and (not isinstance(doc_id, str) or not doc_id):
+            raise BadRequest("'doc_id' must be a non-empty string")
+        result = get_engine().similar(
+            text=text_param(body["text"], "text", MAX_TEXT_CHARS), doc_id=doc_id, **options)
     else:
         raise BadRequest("give 'passage_id' or 'text'")
     return jsonify(result.to_json())
