@@ -56,10 +56,10 @@ SHIPPED = SimilarConfig()
 # Each lever alone on top of today's product, then the combination that ships.
 CONFIGS = {
     "baseline (today)": LEGACY,
-    "+ one source (id = text, origin excluded)": SimilarConfig(source_terms=False, fold_vocabulary=False, rerank=False),
+    "+ one source (id = text, origin and its document left out)": SimilarConfig(fold_vocabulary=False, rerank=False),
     "+ source terms (more_like_this)": SimilarConfig(source_terms=True, fold_vocabulary=False, rerank=False),
-    "+ vocabulary folding (query time)": SimilarConfig(source_terms=False, fold_vocabulary=True, rerank=False),
-    "+ second stage (within-doc rerank)": SimilarConfig(source_terms=False, fold_vocabulary=False, rerank=True),
+    "+ vocabulary folding (OpenCC phrases, query time)": SimilarConfig(fold_vocabulary=True, rerank=False),
+    "+ second stage (within-document rerank)": SimilarConfig(fold_vocabulary=False, rerank=True),
     "shipped": SHIPPED,
 }
 
@@ -217,29 +217,33 @@ def collect(engine: SearchEngine, shared: Path, config: SimilarConfig) -> list[d
             rows.append({"pair": p["id"], "direction": f"{src}2{dst}", "labels": np.array(labels, bool),
                          "docs": np.array(docs), "X": np.array(feats, np.float32).reshape(-1, len(FEATURES)),
                          "fused": np.array(fused, np.float32)})
-    return rows
+    return [prepare(r) for r in rows]
+
+
+def prepare(row: dict) -> dict:
+    """Document codes of a row's candidates, for vectorised ranking."""
+    _, row["codes"] = np.unique(row["docs"], return_inverse=True) if len(row["docs"]) else (None, np.zeros(0, int))
+    return row
 
 
 def rank_of_partner(row: dict, w: np.ndarray, doc_order: str = "rerank") -> int:
-    """Rank (1-based, 0 = miss) of the partner when each document shows its best passage by score X·w."""
+    """Rank (1-based, 0 = miss beyond 10) of the partner when each document shows its best passage by X·w."""
     if not len(row["labels"]):
         return 0
     score = row["X"] @ w
-    best: dict[str, tuple[float, bool, float]] = {}
-    for d, s, lab, f in zip(row["docs"], score, row["labels"], row["fused"]):
-        cur = best.get(d)
-        top_f = max(f, cur[2]) if cur else f
-        if cur is None or s > cur[0]:
-            best[d] = (s, lab, top_f)
-        else:
-            best[d] = (cur[0], cur[1], top_f)
-    key = (lambda kv: -kv[1][0]) if doc_order == "rerank" else (lambda kv: -kv[1][2])
-    for rank, (_, (_, lab, _)) in enumerate(sorted(best.items(), key=key), 1):
-        if rank > 10:
-            return 0
-        if lab:
-            return rank
-    return 0
+    codes = row["codes"]
+    order = np.lexsort((-score, codes))
+    first = order[np.unique(codes[order], return_index=True)[1]]  # each document's best candidate
+    head_score, head_label = score[first], row["labels"][first]
+    if doc_order == "fused":
+        fused = np.zeros(codes.max() + 1, np.float32)
+        np.maximum.at(fused, codes, row["fused"])
+        head_score = fused[codes[first]]
+    hits = np.flatnonzero(head_label)
+    if not len(hits):
+        return 0
+    rank = 1 + int((head_score > head_score[hits[0]]).sum())
+    return rank if rank <= 10 else 0
 
 
 def figures(rows: list[dict], w: np.ndarray, doc_order: str = "rerank") -> dict:
@@ -250,47 +254,113 @@ def figures(rows: list[dict], w: np.ndarray, doc_order: str = "rerank") -> dict:
             **{f"hit10_{d}": float(np.mean([x > 0 for x in v])) for d, v in by_dir.items()}}
 
 
-GRID = {  # the weights searched (cosine fixed at its default scale)
-    "cosine_gap": (0.0, 2.0, 4.0), "bm25": (0.0, 0.5, 1.0), "dense": (0.0, 0.5, 1.0),
-    "coverage": (0.0, 1.0, 2.0), "focus": (0.0, 1.0, 2.0, 4.0),
+GRID = {  # the weights searched (the other features stay 0)
+    "cosine_z": (0.0, 1.0, 2.0), "lexical_z": (0.0, 0.5, 1.0, 2.0), "position": (0.0, 2.0, 4.0, 8.0),
+    "coverage": (0.0, 1.0), "focus": (0.0, 1.0), "bm25": (0.0, 0.5), "dense": (0.0, 0.5),
 }
 
 
 def fit(rows: list[dict], doc_order: str = "rerank") -> tuple[np.ndarray, float]:
-    """The grid's weights with the best MRR on `rows` (ties: the smaller weights)."""
+    """The grid's weights with the best MRR on `rows` (ties: the first, i.e. the smaller weights)."""
     best, best_w = -1.0, None
     names = list(GRID)
     for values in itertools.product(*(GRID[n] for n in names)):
-        weights = dict(zip(names, values), cosine=RerankWeights().cosine)
-        w = np.array([weights[f] for f in FEATURES], np.float32)
+        weights = dict(zip(names, values))
+        w = np.array([weights.get(f, 0.0) for f in FEATURES], np.float32)
+        if not w.any():
+            continue
         m = figures(rows, w, doc_order)["mrr"]
         if m > best + 1e-9:
             best, best_w = m, w
     return best_w, best
 
 
-def tune(engine: SearchEngine, shared: Path, config: SimilarConfig, folds: int = 5) -> None:
-    rows = collect(engine, shared, config)
-    pairs = sorted({r["pair"] for r in rows})
-    random.Random(12).shuffle(pairs)
-    fold_of = {p: i % folds for i, p in enumerate(pairs)}
-    for doc_order in ("rerank", "fused"):
-        tests = []
-        for k in range(folds):
-            train = [r for r in rows if fold_of[r["pair"]] != k]
-            test = [r for r in rows if fold_of[r["pair"]] == k]
-            w, train_mrr = fit(train, doc_order)
-            f = figures(test, w, doc_order)
-            tests.append(f)
-            print(f"fold {k} [{doc_order}] weights {dict(zip(FEATURES, w.round(2).tolist()))} train_mrr={train_mrr:.3f} "
-                  f"test_mrr={f['mrr']:.3f} test_hit10={f['hit10']:.3f}")
-        for key in ("mrr", "hit10", "hit10_tw2cn", "hit10_cn2tw"):
-            values = [t[key] for t in tests]
-            print(f"cv [{doc_order}] {key}: {np.mean(values):.3f} ± {np.std(values):.3f}")
-        w, all_mrr = fit(rows, doc_order)
-        print(f"all pairs [{doc_order}]: weights {dict(zip(FEATURES, w.round(2).tolist()))} mrr={all_mrr:.3f}")
-    default = np.array([config.weights.as_dict()[f] for f in FEATURES], np.float32)
-    print("configured weights:", figures(rows, default, config.doc_order))
+def collect_seeds(engine: SearchEngine, config: SimilarConfig) -> list[dict]:
+    """The seed tasks' second-stage candidates, each labelled with the report it is correct for ('' if none)."""
+    state = engine._state
+    prefix = {d.doc_id: d.name[:3] for d in state.documents.values()}
+    rows = []
+    for task in seed_tasks():
+        source = resolve_source(state, engine._passage_vector, passage_id=task["source"]["passage_id"])
+        stage = first_stage(state, source, Filters(), config)
+        cands = second_stage_candidates(state, source, stage, config)
+        records = state.passages_at([c.pos for c in cands])
+        correct = []
+        for c, r in zip(cands, records):
+            labelled = task["relevant"].get(prefix[r.doc_id], [])
+            ok = r.passage_id in {x["passage_id"] for x in labelled} or any(
+                compact(r.text).startswith(x["key"]) for x in labelled)
+            correct.append(ok)
+        rows.append(prepare({"docs": np.array([c.doc_id for c in cands]), "labels": np.array(correct, bool),
+                             "X": np.array([[c.features[f] for f in FEATURES] for c in cands], np.float32),
+                             "fused": np.array([c.fused for c in cands], np.float32),
+                             "n_relevant": len(task["relevant"])}))
+    return rows
+
+
+def seed_figure(rows: list[dict], w: np.ndarray | None) -> float:
+    """Offline seed similar score for weights w (None: the first stage's fused order)."""
+    got = total = 0
+    for row in rows:
+        score = row["fused"] if w is None else row["X"] @ w
+        codes = row["codes"]
+        order = np.lexsort((-score, codes))
+        first = order[np.unique(codes[order], return_index=True)[1]]
+        top = first[np.argsort(-score[first], kind="stable")][:SEED_K]
+        got += int(row["labels"][top].sum())
+        total += row["n_relevant"]
+    return got / max(total, 1)
+
+
+def first_stage_figures(rows: list[dict]) -> dict:
+    """Figures when each document shows its best fused passage (the product's order, no second stage)."""
+    for r in rows:
+        r["X_saved"], r["X"] = r["X"], r["fused"].reshape(-1, 1)
+    try:
+        return figures(rows, np.ones(1, np.float32))
+    finally:
+        for r in rows:
+            r["X"] = r.pop("X_saved")
+
+
+VARIANTS = {  # first-stage variants the second stage is tuned over
+    "all terms": SimilarConfig(source_terms=False, fold_vocabulary=False),
+    "all terms + fold": SimilarConfig(source_terms=False, fold_vocabulary=True),
+    "selected terms + fold": SimilarConfig(source_terms=True, fold_vocabulary=True),
+    "all terms + fold + whole docs": SimilarConfig(source_terms=False, fold_vocabulary=True, whole_docs=10),
+    "selected terms + fold + whole docs": SimilarConfig(source_terms=True, fold_vocabulary=True, whole_docs=10),
+}
+
+
+def tune(engine: SearchEngine, seeds: SearchEngine, shared: Path, variants: dict, folds: int = 5) -> None:
+    for name, config in variants.items():
+        started = time.perf_counter()
+        rows = collect(engine, shared, config)
+        seed_rows = collect_seeds(seeds, config)
+        pairs = sorted({r["pair"] for r in rows})
+        random.Random(12).shuffle(pairs)
+        fold_of = {p: i % folds for i, p in enumerate(pairs)}
+        print(f"== {name} (collected in {time.perf_counter() - started:.0f}s)")
+        print(f"first stage only: {first_stage_figures(rows)} seed={seed_figure(seed_rows, None):.3f}")
+        default = np.array([config.weights.as_dict()[f] for f in FEATURES], np.float32)
+        print(f"configured weights: {figures(rows, default, config.doc_order)} seed={seed_figure(seed_rows, default):.3f}")
+        for doc_order in ("rerank", "fused"):
+            tests = []
+            for k in range(folds):
+                train = [r for r in rows if fold_of[r["pair"]] != k]
+                test = [r for r in rows if fold_of[r["pair"]] == k]
+                w, train_mrr = fit(train, doc_order)
+                tests.append(figures(test, w, doc_order))
+                print(f"  fold {k} [{doc_order}] {dict(zip(FEATURES, w.round(2).tolist()))} train_mrr={train_mrr:.3f} "
+                      f"test_mrr={tests[-1]['mrr']:.3f} test_hit10={tests[-1]['hit10']:.3f} "
+                      f"seed={seed_figure(seed_rows, w):.3f}")
+            print(f"  cv [{doc_order}] " + " ".join(
+                f"{key}={np.mean([t[key] for t in tests]):.3f}±{np.std([t[key] for t in tests]):.3f}"
+                for key in ("mrr", "hit10", "hit10_tw2cn", "hit10_cn2tw")))
+            w, all_mrr = fit(rows, doc_order)
+            print(f"  all pairs [{doc_order}]: {dict(zip(FEATURES, w.round(2).tolist()))} mrr={all_mrr:.3f} "
+                  f"seed={seed_figure(seed_rows, w):.3f}")
+        sys.stdout.flush()
 
 
 # -- main -----------------------------------------------------------------------------------------------
@@ -322,10 +392,11 @@ def main() -> None:
         with gzip.open(args.shared / "eval" / "crossscript-dev-corpus.jsonl.gz", "rt", encoding="utf-8") as f:
             dev_jsonl.write_text(f.read(), encoding="utf-8")
     dev = SearchEngine(ensure_index(dev_jsonl, args.dev_index or args.cache / "index-base", encoder), encoder=encoder)
-    if args.tune:
-        tune(dev, args.shared, SHIPPED)
-        return
     seeds = SearchEngine(ensure_index(ROOT / "data", args.cache / "index-seeds", encoder), encoder=encoder)
+    if args.tune:
+        wanted = {n: c for n, c in VARIANTS.items() if not args.only or any(o.strip() in n for o in args.only.split(","))}
+        tune(dev, seeds, args.shared, wanted)
+        return
     dev_app = create_app({"ENGINE": dev, "TESTING": True})
     seed_app = create_app({"ENGINE": seeds, "TESTING": True})
     tasks = seed_tasks()

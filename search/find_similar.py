@@ -30,8 +30,9 @@ from .rerank import (
 from .source_terms import folded_forms, is_filler, select_terms, weighted_query
 
 LOCATE_TERMS = 8  # terms of a selected text used to find the passage it was selected from
-LOCATE_CANDIDATES = 10
-HIGHLIGHT_TERMS = 4
+LOCATE_CANDIDATES = 20
+MIN_COVERED = 12  # characters: a passage this long found inside a selection is part of it
+HIGHLIGHT_TERMS = 3  # as before: the few words that carry the match
 
 
 @dataclass
@@ -44,6 +45,7 @@ class Source:
     vector: np.ndarray | None
     origin_pos: int | None = None  # the passage the source is (or was selected from)
     origin_doc: str | None = None
+    excluded: set[int] = field(default_factory=set)  # passages never returned: the origin, or those it covers
 
 
 @dataclass
@@ -78,46 +80,67 @@ def resolve_source(
         if pos is None:
             raise LookupError(passage_id)
         record = state.passage_at(pos)
-        return Source(record.text, record.text, record.tokens, state.vector_at(pos), pos, record.doc_id)
+        return Source(record.text, record.text, record.tokens, state.vector_at(pos), pos, record.doc_id, {pos})
     label = (text or "").strip()
     core = strip_boilerplate(matching_form(label))
-    origin = locate(state, label, doc_id)
-    if origin is not None and compact(origin.text) == compact(label):
+    origin, covered = locate(state, label, doc_id)
+    if origin is not None and is_whole(origin, label):
         pos = state.passage_pos[origin.passage_id]
-        return Source(label, origin.text, origin.tokens, state.vector_at(pos), pos, origin.doc_id)
+        return Source(label, origin.text, origin.tokens, state.vector_at(pos), pos, origin.doc_id, {pos})
     source = Source(label, label, tokenize(core), None)
     source.vector = encode(core)
     if origin is not None:
         source.origin_pos, source.origin_doc = state.passage_pos[origin.passage_id], origin.doc_id
-    elif doc_id:
+        source.excluded = {source.origin_pos}
+    elif covered:  # a selection over several passages (an article split into its items)
+        docs = [r.doc_id for r in covered]
+        source.origin_doc = max(set(docs), key=docs.count)
+        source.excluded = {state.passage_pos[r.passage_id] for r in covered}
+    if doc_id:
         source.origin_doc = doc_id
     return source
 
 
-def locate(state, text: str, doc_id: str | None = None):
-    """The stored passage that contains `text` (the passage it was selected from), or None.
+def unlabelled(record) -> str:
+    """A passage's compact text without its own label (第 7 條 …) in front."""
+    body = compact(record.text)
+    label = compact(record.heading_path[-1]) if record.heading_path else ""
+    return body[len(label):] if label and body.startswith(label) else body
 
-    With `doc_id`, that document's passages are searched; otherwise the few best BM25 matches of the text's
-    rarest terms (a passage containing the text holds all of them).
+
+def is_whole(record, text: str) -> bool:
+    """Whether `text` is the whole passage: its text, or its text after the passage's own label."""
+    wanted = compact(text)
+    return compact(record.text) == wanted or unlabelled(record) == wanted
+
+
+def locate(state, text: str, doc_id: str | None = None):
+    """(the stored passage that contains `text`, or None; the passages `text` contains whole).
+
+    The first is the passage a text was selected from; the second, the passages a selection over several
+    of them covers. With `doc_id`, that document's passages are searched; otherwise the best BM25 matches of
+    the text's rarest terms (a passage containing the text, or contained in it, holds some of them).
     """
     wanted = compact(text)
     if len(wanted) < 4:
-        return None
+        return None, []
     if doc_id:
         if doc_id not in state.documents:
-            return None
+            return None, []
         records = state.document_passages(doc_id)
     else:
         terms = select_terms(tokenize(text), doc_freq_of(state), max(len(state.doc_of_pos), 1), LOCATE_TERMS,
                              max_share=1.0)
         if not terms:
-            return None
+            return None, []
         positions = state.lexical_top([t for t, _ in terms], LOCATE_CANDIDATES, Filters(), None)
         records = state.passages_at(positions)
-    containing = [r for r in records if wanted in compact(r.text)]
+    forms = [(r, compact(r.text), unlabelled(r)) for r in records]
+    containing = [r for r, form, _ in forms if wanted in form]
+    covered = [r for r, _, body in forms if len(body) >= MIN_COVERED and body in wanted]
     if not containing:
-        return None
-    return min(containing, key=lambda r: (len(r.text), r.passage_id))  # the tightest passage holding it
+        return None, covered
+    return min(containing, key=lambda r: (len(r.text), r.passage_id)), covered  # the tightest passage holding it
 
 
 @dataclass
@@ -154,7 +177,7 @@ def first_stage(
     excluded_doc = None if include_same_doc else source.origin_doc
 
     def admitted(pos: int) -> bool:
-        return pos != source.origin_pos and state.doc_of_pos[pos] != excluded_doc
+        return pos not in source.excluded and state.doc_of_pos[pos] != excluded_doc
 
     def retrieve(active: Filters):
         lexical = [p for p in state.lexical_top(query_tokens, config.candidates, active, None) if admitted(p)]
@@ -186,16 +209,38 @@ def second_stage_candidates(state, source: Source, stage: FirstStage, config: Si
     dense_rank = {p: r for r, p in enumerate(stage.dense, 1)}
     positions = [p for p in dict.fromkeys(stage.lexical + stage.dense) if state.doc_of_pos[p] in keep]
     records = state.passages_at(positions)
+    if config.whole_docs:  # the passage on the matter may be one neither retriever ranked high
+        have = set(positions)
+        for doc in docs[: config.whole_docs]:
+            for record in state.document_passages(doc):
+                pos = state.passage_pos[record.passage_id]
+                if pos not in have and pos not in source.excluded:
+                    positions.append(pos)
+                    records.append(record)
     vectors = np.stack([state.vector_at(p) for p in positions]) if positions else np.zeros((0, 1), np.float32)
     sims = cosines(vectors, source.vector)
     candidates = [
         Candidate(pos=p, doc_id=r.doc_id, tokens=r.tokens, cosine=float(s), bm25_rank=lex_rank.get(p),
-                  dense_rank=dense_rank.get(p), fused=fused_score.get(p, 0.0))
+                  dense_rank=dense_rank.get(p), fused=fused_score.get(p, 0.0), place=place(state, r))
         for p, r, s in zip(positions, records, sims)
     ]
     n = max(len(state.doc_of_pos), 1)
     return score_candidates(candidates, stage.term_weights, idf_of(doc_freq_of(state), n), config.weights, is_filler,
-                            stage.tokens)
+                            stage.tokens, source_place(state, source))
+
+
+def place(state, record) -> float:
+    """A passage's relative place in its document: 0 for the first, 1 for the last."""
+    doc = state.documents.get(record.doc_id)
+    return record.ordinal / max(doc.n_passages - 1, 1) if doc is not None else 0.0
+
+
+def source_place(state, source: Source) -> float | None:
+    """The source's relative place in its document (its first passage), None for free text."""
+    if not source.excluded or source.origin_doc is None:
+        return None
+    first = min(source.excluded)
+    return place(state, state.passage_at(first))
 
 
 def similar_ranked(

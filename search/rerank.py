@@ -13,7 +13,12 @@ passage of the best documents on a few features and keeps each document's best:
   passage is about what the source is about, low for a long passage that merely mentions it;
 - `lexical`: BM25 of the passage for all the source's tokens (filler excluded), over the candidates, as a
   share of the best candidate's; `lexical_gap`: its share of the best in its own document minus 1 (0 for
-  the best).
+  the best);
+- `cosine_z`, `lexical_z`: cosine and lexical as z-scores among the candidates of the same document: only
+  the choice inside a document depends on them, and on a common scale they can be added;
+- `position`: minus the distance between the passage's relative place in its document (0 at the start, 1 at
+  the end) and the source's in its own: laws (and reports) on the same matter are laid out in a similar
+  order. 0 when the source is free text.
 
 The score is a weighted sum (weights chosen by cross-validation on the dev pairs, docs/similar.md). Pure
 functions only; the engine supplies the candidates.
@@ -28,23 +33,33 @@ from typing import Callable
 
 import numpy as np
 
-FEATURES = ("cosine", "cosine_gap", "bm25", "dense", "coverage", "focus", "lexical", "lexical_gap")
+FEATURES = ("cosine", "cosine_gap", "bm25", "dense", "coverage", "focus", "lexical", "lexical_gap",
+            "cosine_z", "lexical_z", "position")
 BM25_K1, BM25_B = 1.5, 0.75
 RANK_K = 20  # reciprocal rank features: 1 / (RANK_K + rank), scaled so rank 1 gives 1.0
 
 
 @dataclass(frozen=True)
 class RerankWeights:
-    """Weights of the second stage's features."""
+    """Weights of the second stage's features.
 
-    cosine: float = 4.0
+    Chosen on the 40 dev pairs by grid search (benchmarks/similar.py --tune; 5-fold cross-validation of the
+    same search: hit@10 0.59 ± 0.20, MRR 0.44 ± 0.13 on held-out folds, against 0.48 / 0.40 for the first
+    stage alone). The fold-wise choices agree on cosine_z = lexical_z = 1, coverage 1 and a position weight
+    of 2–8; the other features stay at 0.
+    """
+
+    cosine: float = 0.0
     cosine_gap: float = 0.0
-    bm25: float = 0.5
+    bm25: float = 0.0
     dense: float = 0.5
     coverage: float = 1.0
     focus: float = 1.0
     lexical: float = 0.0
     lexical_gap: float = 0.0
+    cosine_z: float = 1.0
+    lexical_z: float = 1.0
+    position: float = 4.0
 
     def as_dict(self) -> dict[str, float]:
         return {f: getattr(self, f) for f in FEATURES}
@@ -59,11 +74,12 @@ class SimilarConfig:
     """
 
     legacy: bool = False
-    source_terms: bool = True  # more_like_this selection of the source's terms for BM25
+    source_terms: bool = False  # more_like_this selection of the source's terms for BM25 (measured: no gain)
     fold_vocabulary: bool = True  # add the source's words in the other script's vocabulary (OpenCC phrases)
     rerank: bool = True  # second stage inside each document
     rerank_docs: int = 40  # documents whose candidates the second stage scores (first-stage order)
     candidates: int = 400  # per retriever
+    whole_docs: int = 0  # the best this many documents offer all their passages, not only those retrieved
     doc_order: str = "rerank"  # "rerank": documents by their best second-stage score; "fused": first stage
     weights: RerankWeights = field(default_factory=RerankWeights)
 
@@ -86,6 +102,7 @@ class Candidate:
     bm25_rank: int | None = None
     dense_rank: int | None = None
     fused: float = 0.0
+    place: float | None = None  # relative place in its document, 0–1
     features: dict[str, float] = field(default_factory=dict)
     score: float = 0.0
 
@@ -128,7 +145,7 @@ def bm25_scores(query: list[str], docs: list[list[str]], idf: Callable[[str], fl
 def score_candidates(
     candidates: list[Candidate], source_terms: dict[str, float], idf: Callable[[str], float],
     weights: RerankWeights, is_filler: Callable[[str], bool] = lambda t: False,
-    source_tokens: list[str] | None = None,
+    source_tokens: list[str] | None = None, source_place: float | None = None,
 ) -> list[Candidate]:
     """Fill each candidate's features and score (in place); returns the list."""
     source_mass = sum(source_terms.values()) or 1.0
@@ -157,9 +174,24 @@ def score_candidates(
             "focus": shared_mass / own_mass,
             "lexical": value / top_lexical,
             "lexical_gap": value / (best_lexical[c.doc_id] or 1.0) - 1.0,
+            "position": -abs(c.place - source_place) if c.place is not None and source_place is not None else 0.0,
         }
+    within_document_z(candidates, "cosine", "cosine_z")
+    within_document_z(candidates, "lexical", "lexical_z")
+    for c in candidates:
         c.score = sum(w[f] * c.features[f] for f in FEATURES)
     return candidates
+
+
+def within_document_z(candidates: list[Candidate], feature: str, into: str) -> None:
+    """features[into] = the z-score of features[feature] among the candidates of the same document."""
+    values: dict[str, list[float]] = {}
+    for c in candidates:
+        values.setdefault(c.doc_id, []).append(c.features[feature])
+    stats = {d: (float(np.mean(v)), float(np.std(v))) for d, v in values.items()}
+    for c in candidates:
+        mean, sd = stats[c.doc_id]
+        c.features[into] = (c.features[feature] - mean) / sd if sd > 1e-9 else 0.0
 
 
 def best_per_document(candidates: list[Candidate], doc_order: str = "rerank") -> list[Candidate]:
