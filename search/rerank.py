@@ -80,7 +80,9 @@ class SimilarConfig:
     rerank_docs: int = 40  # documents whose candidates the second stage scores (first-stage order)
     candidates: int = 400  # per retriever
     whole_docs: int = 0  # the best this many documents offer all their passages, not only those retrieved
-    doc_order: str = "rerank"  # "rerank": documents by their best second-stage score; "fused": first stage
+    # "fused": documents in first-stage order (the z-scored features compare passages of one document only);
+    # "rerank": by their best second-stage score. Equal on the dev pairs (hit@10 0.600 / 0.613, MRR 0.491 / 0.488).
+    doc_order: str = "fused"
     weights: RerankWeights = field(default_factory=RerankWeights)
 
     def but(self, **changes) -> "SimilarConfig":

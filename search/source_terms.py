@@ -28,8 +28,14 @@ from indexer.normalize import matching_form, tokenize
 FILLER = frozenset(
     "完成 人民政府 政府 进一步 提高 提升 落实 推动 强化 深化 健全 完善 建立 全面 深入 认真 切实 有效 不断 "
     "严格 按照 根据 要求 部门 单位 有关 相关 方面 水平 能力 机制 制度 情况 问题 以来 今年 全年 目前 共 "
-    "我局 我市 我厅 本局 本市 市 省 区 局 厅 委 其他 以及 或者 应当 规定 依照 本法 前款 前项 条例 办法".split()
+    "我局 我市 我厅 本局 本市 市 省 区 局 厅 委 其他 以及 或者 应当 规定 依照 本法 前款 前项 条例 办法 "
+    # enumeration and the connective tissue of report prose (一是…二是…, 充分发挥…作用)
+    "一是 二是 三是 四是 五是 六是 七是 八是 九是 十是 首先 其次 再次 最后 同时 此外 "
+    "充分发挥 发挥 作用 积极 保障 持续 加大 力度 确保 实现 坚持 围绕 结合 通过 形成 努力 大力 扎实 着力 "
+    "各项 各类 重点 重要 主要 全局 全市 全省 有序 及时 不断 进行 开展 加强 推进 工作".split()
 )
+# jieba's search mode also emits the pieces of a word (充分发挥 → 充分, 分发, 发挥): pieces of filler are filler.
+_FILLER_PIECES = frozenset(w[i:j] for w in FILLER if len(w) >= 4 for i in range(len(w)) for j in range(i + 2, len(w) + 1))
 SENTENCE = re.compile(r"[^。；;！!？?\n]+[。；;！!？?\n]?")
 MAX_SHARE = 0.08  # a term in more than this share of passages is filler on this index
 MAX_TERMS = 24  # more_like_this keeps 25 by default; long articles rarely need more
@@ -60,7 +66,7 @@ _NUMBER = re.compile(r"[\d.%]+")
 @lru_cache(maxsize=65536)
 def is_filler(term: str) -> bool:
     """A word that must never decide or be highlighted: named filler, numbers, or one character."""
-    return term in FILLER or len(term) < 2 or bool(_NUMBER.fullmatch(term))
+    return term in FILLER or term in _FILLER_PIECES or len(term) < 2 or bool(_NUMBER.fullmatch(term))
 
 
 def select_terms(
