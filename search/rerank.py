@@ -209,19 +209,22 @@ def best_per_document(candidates: list[Candidate], doc_order: str = "rerank") ->
     return sorted(best.values(), key=lambda c: (-c.score, c.pos))
 
 
-def ranked_within_documents(candidates: list[Candidate], per_doc: int | None, doc_order: str = "rerank") -> list[Candidate]:
-    """Candidates in answer order: documents in order of their best, inside each by score, `per_doc` each."""
+def ranked_within_documents(candidates: list[Candidate], per_doc: int | None, doc_order: str = "fused") -> list[Candidate]:
+    """Candidates in answer order: every document's best (documents in order), then every document's second…
+
+    At most `per_doc` of a document (None: no limit). The second stage's scores compare passages of one
+    document, so a document's second passage never goes ahead of another document's best.
+    """
     heads = best_per_document(candidates, doc_order)
     by_doc: dict[str, list[Candidate]] = {}
     for c in sorted(candidates, key=lambda c: (-c.score, c.pos)):
         by_doc.setdefault(c.doc_id, []).append(c)
     if per_doc == 1:
         return heads
-    if per_doc is None:  # no grouping: every candidate by its own score
-        return sorted(candidates, key=lambda c: (-c.score, c.pos))
+    depth = max((len(v) for v in by_doc.values()), default=0) if per_doc is None else per_doc
     out = []
-    for head in heads:
-        out += by_doc[head.doc_id][:per_doc]
+    for tier in range(depth):
+        out += [by_doc[h.doc_id][tier] for h in heads if tier < len(by_doc[h.doc_id])]
     return out
 
 

@@ -88,9 +88,9 @@ def test_ranked_within_documents_keeps_per_doc_and_document_order():
     cands = [cand(1, "A", [], 0), cand(2, "A", [], 0), cand(3, "B", [], 0)]
     for c, s in zip(cands, (0.9, 0.5, 0.7)):
         c.score = s
-    assert [c.pos for c in ranked_within_documents(cands, 1)] == [1, 3]
-    assert [c.pos for c in ranked_within_documents(cands, 2)] == [1, 2, 3]
-    assert [c.pos for c in ranked_within_documents(cands, None)] == [1, 3, 2]
+    assert [c.pos for c in ranked_within_documents(cands, 1, "rerank")] == [1, 3]
+    assert [c.pos for c in ranked_within_documents(cands, 2, "rerank")] == [1, 3, 2]  # every document's best first
+    assert [c.pos for c in ranked_within_documents(cands, None, "rerank")] == [1, 3, 2]
 
 
 def test_configs_switch_levers_one_by_one():
