@@ -44,9 +44,9 @@ class RerankWeights:
     """Weights of the second stage's features.
 
     Chosen on the 40 dev pairs by grid search (benchmarks/similar.py --tune; 5-fold cross-validation of the
-    same search: hit@10 0.59 ± 0.20, MRR 0.44 ± 0.13 on held-out folds, against 0.48 / 0.40 for the first
-    stage alone). The fold-wise choices agree on cosine_z = lexical_z = 1, coverage 1 and a position weight
-    of 2–8; the other features stay at 0.
+    same search on held-out folds: hit@10 0.59 ± 0.20, MRR 0.45 ± 0.13, against 0.48 / 0.40 for the first
+    stage alone; docs/similar.md). The fold-wise choices agree on cosine_z = lexical_z = 1, dense 0.5 and a
+    position weight of 2–8, mostly coverage 1; the other features stay at 0.
     """
 
     cosine: float = 0.0
