@@ -20,11 +20,13 @@ from core.textform import matching_form, to_simplified, tokenize, tokenize_query
 
 from .filters import facet_counts
 from .fusion import BM25_WEIGHT, DENSE_WEIGHT, RRF_K, limit_per_group, reciprocal_rank_fusion
+from .find_similar import resolve_source, similar_ranked
 from .highlight import highlight_spans
 from .results import Hit, SearchResult, document_summary, group_by_document
 from . import aliases
 from . import match as matching
 from .atlas import compare_rows  # with a match cut, compare shows the atlas's verdict per document
+from .rerank import SimilarConfig
 
 CANDIDATES = 200  # per retriever, before fusion
 SIMILAR_HIGHLIGHT_TERMS = 3  # find-similar marks the rarest words a hit shares with the source, not all
@@ -61,6 +63,7 @@ class SearchEngine:
         self._checked = time.monotonic()  # when refresh last asked the storage for its version
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
+        self.similar_config = SimilarConfig()  # find-similar's levers (issue 12); LEGACY is the old product
         self.ready = False  # True once warm(): the encoder is loaded and a query has run end to end
 
     def warm(self) -> None:
@@ -158,14 +161,21 @@ class SearchEngine:
 
     def similar(
         self, passage_id: str | None = None, text: str | None = None, k: int = 10, per_doc: int | None = 1,
-        filters: Filters | None = None, explain: bool = False, min_match: str = "any",
+        filters: Filters | None = None, explain: bool = False, min_match: str = "any", doc_id: str | None = None,
+        include_same_doc: bool = False, config: SimilarConfig | None = None,
     ) -> SearchResult:
-        """Passages most like a stored passage (other documents only) or like a selected text.
+        """Passages most like a stored passage or a selected text, from other documents unless asked.
 
-        Hits carry a match level against the source's text (calibrated on short queries, so indicative
-        here); `min_match` strong | weak drops the others.
+        `doc_id` names the document a text was selected from; `include_same_doc` also admits that document's
+        other passages. The source passage itself is never returned. Hits carry a match level against the
+        source's text (calibrated on short queries, so indicative here); `min_match` strong | weak drops the
+        others.
         """
         matching.check_min_match(min_match)
+        config = config or self.similar_config
+        if not config.legacy:
+            return self._similar_staged(passage_id, text, k, per_doc, filters, explain, doc_id, include_same_doc,
+                                        config, min_match)
         state = self._state
         exclude_doc = None
         if passage_id:
@@ -187,6 +197,53 @@ class SearchEngine:
             state, tokens, vector, k, per_doc, query=label, filters=filters, exclude_doc=exclude_doc,
             shared_marks=True, explain=explain, mq=mq, min_match=min_match,
         )
+
+    def _similar_staged(
+        self, passage_id, text, k, per_doc, filters, explain, doc_id, include_same_doc, config: SimilarConfig,
+        min_match: str = "any",
+    ) -> SearchResult:
+        """find-similar in two stages (search/find_similar.py): one answer from an id or from its text."""
+        state = self._state
+        k = max(1, min(int(k), MAX_K))
+        filters = filters or Filters()
+        if not passage_id and not (text and text.strip()):
+            raise ValueError("give a passage_id or a non-empty text")
+        try:
+            source = resolve_source(state, self._passage_vector, passage_id, text, doc_id)
+        except LookupError:
+            raise NotFoundError(f"no passage {passage_id!r} in the index") from None
+        rows, unfiltered = similar_ranked(state, source, k, per_doc, filters, config, include_same_doc, explain)
+        facet_docs = {state.doc_of_pos[pos] for pos, _ in unfiltered[:FACET_CANDIDATES]}
+        facets = facet_counts((state.documents[d] for d in facet_docs), filters)
+        mq = matching.analyze(source.label[:200], use_alias_file=False)  # the match level against the source
+        mq.vector = source.vector
+        levels = matching.passage_levels(state, mq, [r.pos for r in rows])
+        rows = [r for r in rows if matching.admits(levels[r.pos][0], min_match)]
+        hits = []
+        for row, record in zip(rows, state.passages_at([r.pos for r in rows])):
+            level = levels.get(row.pos)
+            hit = self._hit(state, record, row.score, row.marks, None, None, level=level)
+            hit.explain = {**row.explain, "match_p": round(level[1], 4) if level else None} if explain else None
+            hits.append(hit)
+        return SearchResult(
+            hits, query=source.label, version=state.version, groups=group_by_document(hits),
+            facets=facets, filters=filters, min_match=min_match,
+        )
+
+    def _passage_vector(self, normalized: str) -> np.ndarray:
+        """A selected text's passage embedding, cached like query embeddings (the page repeats requests)."""
+        key = "\x00passage:" + normalized
+        with self._cache_lock:
+            vector = self._query_cache.get(key)
+            if vector is not None:
+                self._query_cache.move_to_end(key)
+                return vector
+        vector = self.encoder.encode_passages([normalized])[0]
+        with self._cache_lock:
+            self._query_cache[key] = vector
+            while len(self._query_cache) > QUERY_CACHE_SIZE:
+                self._query_cache.popitem(last=False)
+        return vector
 
     def _fused(
         self, state: IndexReader, tokens: list[str], vector: np.ndarray | None, mode: str, filters: Filters,

@@ -80,11 +80,11 @@ def compare(query: CompareQuery):
 def similar(body: SimilarBody):
     """Passages like a stored passage (other documents only) or like a selected text, grouped per document."""
     options = {"k": body.k, "per_doc": body.per_doc or None, "filters": body.filters.filters(), "explain": body.explain,
-               "min_match": body.min_match}
+               "min_match": body.min_match, "include_same_doc": body.include_same_doc}
     if body.passage_id is not None:
         result = get_engine().similar(passage_id=body.passage_id, **options)
     else:
-        result = get_engine().similar(text=body.text, **options)
+        result = get_engine().similar(text=body.text, doc_id=body.doc_id, **options)
     return jsonify(result.to_json())
 
 

@@ -133,6 +133,9 @@ class SimilarBody(Strict):
     filters: BodyFilters = Field(default_factory=BodyFilters)
     explain: bool = False
     min_match: MinMatch = Field("any", description="a cut by match level (a source passage is not a query: any)")
+    doc_id: Id = Field(None, description="the document a text was selected from: it is left out, and the "  # type: ignore[assignment]
+                                          "selection resolves to its own passage")
+    include_same_doc: bool = Field(False, description="also return the source document's other passages")
 
     @model_validator(mode="after")
     def _needs_a_source(self) -> "SimilarBody":
