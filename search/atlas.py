@@ -171,7 +171,7 @@ def compute_atlas(engine, measures: list[str], by: str = "document", filters: Fi
         spans, _terms = highlight_spans(record.text, mq.highlight_terms)
         cell.update(passage_id=record.passage_id, text=record.text, highlights=[list(s) for s in spans],
                     doc_id=record.doc_id, heading_path=record.heading_path)
-    result = AtlasResult(by, out_measures, columns, cells, filters, state.manifest.get("version", ""))
+    result = AtlasResult(by, out_measures, columns, cells, filters, state.version)
     result.rank = {id(c): rank_of[id(c)] for c in cells}
     return result
 

@@ -13,7 +13,7 @@ from search.source_terms import is_filler
 from tests.conftest import SEEDS
 
 pytestmark = pytest.mark.model
-TASKS = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "seed-similar.jsonl"
+TASKS = Path(__file__).resolve().parents[2] / "benchmarks" / "data" / "seed-similar.jsonl"
 
 
 def compact(text):

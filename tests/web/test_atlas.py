@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import SEEDS
+from tests.exports import read_csv_export
+from web.atlas import ATLAS_COLUMNS
 
 pytestmark = pytest.mark.model
 
@@ -93,9 +95,10 @@ def test_atlas_page_grid_share_link_and_csv(client):
     assert page.count('<tr><th class="m">') == 1 + 2 and 'class="strong"' in page and "未提及" in page
     assert "/atlas?m=%E6%B3%95%E5%BE%8B%E9%A1%BE%E9%97%AE&amp;m=" in page  # shareable: the measures as m=…
     assert "/documents/" in page and "#" in page  # a cell opens its evidence passage
-    csv_text = client.get("/atlas.csv", query_string={"m": "法律顾问", "by": "year"}).get_data(as_text=True)
-    lines = csv_text.lstrip("\ufeff").strip().splitlines()
-    assert lines[0].startswith("measure,column,title,status") and len(lines) == 1 + 5  # five years, one row each
+    csv_text = client.get("/atlas/export", query_string={"m": "法律顾问", "by": "year", "format": "csv"}).get_data(as_text=True)
+    about, rows = read_csv_export(csv_text, ATLAS_COLUMNS)  # what was asked, then the cells under Chinese headers
+    assert about["措施"] == "法律顾问" and len(rows) == 5  # five years, one row each
+    assert {"measure", "column", "status", "text", "link"} <= set(rows[0])
     assert client.get("/atlas", query_string={"m": "x", "by": "city"}).status_code == 400
 
 
