@@ -12,11 +12,18 @@ What it does, so the figures can be read right:
   exactly as `fazhi index` does; each part is timed.
 - Queries: STARD train questions. BM25, dense and fused latencies go through `SearchEngine.search` with the
   query vectors computed beforehand (so they exclude encoding); one more fused run encodes each query.
-- Recall@10 of the ANN index against exact search over the same vectors, for several nprobe values.
+- Recall@10 of the ANN index against exact search over the float32 vectors, for several nprobe values.
+- Before and after (issue 17), in one run: beside the built version, a copy with float32 IVF cells on the
+  same trained centroids, read by a process that rebuilds the old reader's structures (a dict of every
+  passage id, a list of every passage's doc id, every document's text, bm25s loaded into RAM). For both:
+  RSS of a fresh serving process after 50 queries, recall@10 and fused p50. The last line reads
+  `scale passages=… ram_bytes_per_passage=… recall10=… fused_p50_ms=… add_one_s=… delete_one_s=…`
+  (add/delete: `missing` until incremental publishing exists).
 
 Never asserts. Needs ../shared and ~12 GB of memory at 1M passages.
 
     python benchmarks/scale.py [--passages 1000000] [--sample 4000] [--queries 200] [--shared ../shared]
+        [--documents N] [--sample-vectors FILE.npy] [--exact-max N]
 """
 
 from __future__ import annotations
