@@ -157,10 +157,12 @@ def engine_memory(index_dir: Path, queries: list[str], legacy: bool = False) -> 
         "for q in json.loads(%r):\n"
         "    e.search(q, mode='bm25')\n"
         "    v = rng.normal(size=e._state.dense.index.d).astype(np.float32); e._state.dense.top(v / np.linalg.norm(v), 10)\n"
-        "rss = [l for l in open('/proc/self/status') if l.startswith('VmRSS')][0].split()[1]\n"
-        "print(int(rss) / 1024, loaded)\n"
+        "st = {l.split(':')[0]: int(l.split()[1]) for l in open('/proc/self/status') if l.startswith(('VmRSS', 'RssAnon', 'RssFile'))}\n"
+        "print(st['RssAnon'] / 1024, st['RssFile'] / 1024, st['VmRSS'] / 1024, loaded)\n"
     ) % (str(ROOT), str(ROOT / "benchmarks"), str(index_dir), legacy, json.dumps(queries, ensure_ascii=False))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    print(f"  {'before' if legacy else 'after'}: RSS {float(out[-2]):.0f} MB = {float(out[-4]):.0f} MB anonymous + "
+          f"{float(out[-3]):.0f} MB file-backed (memory-mapped files, libraries)")
     return float(out[-2]), float(out[-1])
 
 
