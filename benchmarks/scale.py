@@ -12,11 +12,18 @@ What it does, so the figures can be read right:
   exactly as `fazhi index` does; each part is timed.
 - Queries: STARD train questions. BM25, dense and fused latencies go through `SearchEngine.search` with the
   query vectors computed beforehand (so they exclude encoding); one more fused run encodes each query.
-- Recall@10 of the ANN index against exact search over the same vectors, for several nprobe values.
+- Recall@10 of the ANN index against exact search over the float32 vectors, for several nprobe values.
+- Before and after (issue 17), in one run: beside the built version, a copy with float32 IVF cells on the
+  same trained centroids, read by a process that rebuilds the old reader's structures (a dict of every
+  passage id, a list of every passage's doc id, every document's text, bm25s loaded into RAM). For both:
+  RSS of a fresh serving process after 50 queries, recall@10 and fused p50. The last line reads
+  `scale passages=… ram_bytes_per_passage=… recall10=… fused_p50_ms=… add_one_s=… delete_one_s=…`
+  (add/delete: `missing` until incremental publishing exists).
 
 Never asserts. Needs ../shared and ~12 GB of memory at 1M passages.
 
     python benchmarks/scale.py [--passages 1000000] [--sample 4000] [--queries 200] [--shared ../shared]
+        [--documents N] [--sample-vectors FILE.npy] [--exact-max N]
 """
 
 from __future__ import annotations
@@ -116,18 +123,76 @@ def synthetic_vectors(sample_vectors: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def engine_memory(index_dir: Path) -> tuple[float, float]:
-    """(RSS in MB, load seconds) of a fresh process that loads the index and answers one BM25 query."""
+def legacy_state(reader) -> None:
+    """Give a loaded EmbeddedReader the structures the reader held before issue 17, to measure "before":
+    a dict of every passage id, a list of a million doc-id strings, every document's text, bm25s in RAM."""
+    import bm25s
+
+    from core.records import document_from_row
+
+    rows = reader.conn.execute("SELECT pos, passage_id, doc_id FROM passages ORDER BY pos").fetchall()
+    reader.passage_pos = {r["passage_id"]: r["pos"] for r in rows}
+    reader.doc_of_pos = [r["doc_id"] for r in rows]
+    reader.documents = {r["doc_id"]: document_from_row(r) for r in reader.conn.execute("SELECT * FROM documents")}
+    order = {doc_id: i for i, doc_id in enumerate(reader.documents)}
+    reader.doc_index = np.array([order[d] for d in reader.doc_of_pos], dtype=np.int64)
+    reader.doc_list = list(reader.documents.values())
+    if reader.lexical.bm25 is not None:
+        reader.lexical.bm25 = bm25s.BM25.load(str(reader.dir / "bm25"), mmap=False, load_corpus=False)
+
+
+def engine_memory(index_dir: Path, queries: list[str], legacy: bool = False) -> tuple[float, float]:
+    """(RSS in MB, load seconds) of a fresh process that loads the index and answers the queries by BM25 and
+    one dense search each (model excluded), as a serving process would have touched its pages."""
     code = (
-        "import sys, time; sys.path.insert(0, %r)\n"
+        "import sys, time, json; sys.path.insert(0, %r); sys.path.insert(0, %r)\n"
+        "import numpy as np\n"
         "t = time.time()\n"
         "from search.engine import SearchEngine\n"
-        "e = SearchEngine(%r); e.search('合同', mode='bm25')\n"
-        "rss = [l for l in open('/proc/self/status') if l.startswith('VmRSS')][0].split()[1]\n"
-        "print(int(rss) / 1024, time.time() - t)\n"
-    ) % (str(ROOT), str(index_dir))
+        "e = SearchEngine(%r)\n"
+        "if %r:\n"
+        "    from scale import legacy_state; legacy_state(e._state)\n"
+        "loaded = time.time() - t\n"
+        "rng = np.random.default_rng(0)\n"
+        "for q in json.loads(%r):\n"
+        "    e.search(q, mode='bm25')\n"
+        "    v = rng.normal(size=e._state.dense.index.d).astype(np.float32); e._state.dense.top(v / np.linalg.norm(v), 10)\n"
+        "st = {l.split(':')[0]: int(l.split()[1]) for l in open('/proc/self/status') if l.startswith(('VmRSS', 'RssAnon', 'RssFile'))}\n"
+        "print(st['RssAnon'] / 1024, st['RssFile'] / 1024, st['VmRSS'] / 1024, loaded)\n"
+    ) % (str(ROOT), str(ROOT / "benchmarks"), str(index_dir), legacy, json.dumps(queries, ensure_ascii=False))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    print(f"  {'before' if legacy else 'after'}: RSS {float(out[-2]):.0f} MB = {float(out[-4]):.0f} MB anonymous + "
+          f"{float(out[-3]):.0f} MB file-backed (memory-mapped files, libraries)")
     return float(out[-2]), float(out[-1])
+
+
+def before_copy(version: Path, vectors: np.ndarray, dim: int, index_dir: Path) -> float:
+    """The same version with float32 IVF cells (the layout before issue 17) in a second index folder; seconds
+    to build its FAISS index. The other files are hard links (the same SQLite and bm25s)."""
+    import shutil
+
+    import faiss
+
+    target = index_dir / "versions" / version.name
+    shutil.copytree(version, target, copy_function=os.link)
+    (index_dir / store.CURRENT).write_text(version.name + "\n", encoding="utf-8")
+    manifest = json.loads((version / "manifest.json").read_text(encoding="utf-8"))
+    if manifest.get("dense", {}).get("type") != "ivf":
+        return 0.0
+    after = faiss.read_index(str(version / "dense.faiss"))
+    t = time.perf_counter()  # the same cells (k-means is not run again), float32 in them, nprobe tuned on it
+    quantizer = faiss.downcast_index(after.quantizer)
+    index = store.ivf_index(quantizer, dim, after.nlist, "flat")
+    index.is_trained = True
+    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    index.nprobe, recall = store.tuned_nprobe(index, vectors)
+    info = {"type": "ivf", "codec": "flat", "nlist": after.nlist, "nprobe": index.nprobe, "tuning_recall@10": round(recall, 4)}
+    (target / "dense.faiss").unlink()
+    faiss.write_index(index, str(target / "dense.faiss"))
+    (target / "manifest.json").unlink()
+    manifest["dense"] = info
+    (target / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+    return time.perf_counter() - t
 
 
 class PrecomputedQueries:
@@ -167,7 +232,12 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--documents", type=int, default=0, help="read only this many documents per corpus")
     parser.add_argument("--index", type=Path, default=None, help="where to build (default: a temporary folder)")
+    parser.add_argument("--exact-max", type=int, default=None, help="passages searched exactly (default: the product's)")
+    parser.add_argument("--sample-vectors", type=Path, default=None,
+                        help=".npy of real passage vectors to use instead of embedding --sample passages")
     args = parser.parse_args()
+    if args.exact_max is not None:
+        store.EXACT_MAX = args.exact_max
     if not (args.shared / "corpora").is_dir():
         raise SystemExit(f"needs the corpora in {args.shared / 'corpora'}")
 
@@ -181,15 +251,21 @@ def main() -> None:
           f"{len(passages):,} passages in {len(docs):,} documents")
 
     encoder = Encoder()
-    rng = np.random.default_rng(SEED)
-    distinct = min(unique, len(passages))  # fewer when the corpora alone exceed --passages
-    sample = rng.choice(distinct, size=min(args.sample, distinct), replace=False)
-    t = time.perf_counter()
-    sample_vectors = encoder.encode_passages([passages[i].match_text for i in sample])
-    embed_seconds = time.perf_counter() - t
-    vectors = synthetic_vectors(sample_vectors, len(passages))
-    print(f"embedded {len(sample)} sampled passages with {encoder.name} ({encoder.runtime}): "
-          f"{len(sample) / embed_seconds:.1f} passages/s; the rest are noisy copies of these vectors\n")
+    if args.sample_vectors:  # real embeddings computed elsewhere (a busy machine embeds a few passages a second)
+        sample_vectors = np.load(args.sample_vectors)[: args.sample].astype(np.float32)
+        vectors = synthetic_vectors(sample_vectors, len(passages))
+        print(f"{len(sample_vectors)} real {encoder.name} passage vectors from {args.sample_vectors}; every passage "
+              f"gets a noisy copy of one\n")
+    else:
+        rng = np.random.default_rng(SEED)
+        distinct = min(unique, len(passages))  # fewer when the corpora alone exceed --passages
+        sample = rng.choice(distinct, size=min(args.sample, distinct), replace=False)
+        t = time.perf_counter()
+        sample_vectors = encoder.encode_passages([passages[i].match_text for i in sample])
+        embed_seconds = time.perf_counter() - t
+        vectors = synthetic_vectors(sample_vectors, len(passages))
+        print(f"embedded {len(sample)} sampled passages with {encoder.name} ({encoder.runtime}): "
+              f"{len(sample) / embed_seconds:.1f} passages/s; the rest are noisy copies of these vectors\n")
 
     parts: dict[str, float] = {}
 
@@ -217,7 +293,7 @@ def main() -> None:
         print(f"build (publish of {n:,} passages): {build_seconds:.0f}s in all; "
               + ", ".join(f"{k} {v:.0f}s" for k, v in parts.items())
               + f", SQLite and the rest {build_seconds - sum(parts.values()):.0f}s; dense index {manifest.dense}")
-        del docs, passages
+        del docs, passages  # the float32 vectors stay: exact search for recall, and the "before" index
 
         queries = [q["query"] for q in load_jsonl(args.shared / "eval" / "stard-train.jsonl")][: args.queries]
         encode_times, query_vectors = [], {}
@@ -225,8 +301,15 @@ def main() -> None:
             t = time.perf_counter()
             query_vectors[matching_form(q.strip())] = encoder.encode_queries([matching_form(q.strip())])[0]
             encode_times.append(time.perf_counter() - t)
+        qv = np.stack([query_vectors[matching_form(q.strip())] for q in queries])
+        exact = exact_top10(qv, vectors)
 
-        loaded, load_seconds = engine_memory(index_dir)
+        before_dir = Path(tmp) / "before"
+        before_seconds = before_copy(version, vectors, encoder.dim, before_dir)
+        memory = {}
+        for label, folder, legacy in (("before", before_dir, True), ("after", index_dir, False)):
+            memory[label] = engine_memory(folder, queries[:50], legacy)
+        loaded, load_seconds = memory["after"]
         engine = SearchEngine(index_dir, encoder=PrecomputedQueries(encoder, query_vectors))
         engine.search(queries[0])  # warm-up
         print(f"memory: {disk / n:.0f} bytes/passage on disk ({disk / 2**30:.2f} GiB); a process serving the "
@@ -238,6 +321,7 @@ def main() -> None:
         print(f"| query encoding alone ({encoder.runtime}) | {pcts(encode_times)} |")
         for mode, label in (("bm25", "BM25"), ("dense", "dense"), ("hybrid", "fused (BM25 + dense, RRF)")):
             print(f"| {label}, without encoding | {pcts(timed(lambda q: engine.search(q, mode=mode), queries))} |")
+        fused_after = timed(lambda q: engine.search(q), queries)
         traditional = Filters(script=("traditional",))
         print(f"| fused, filtered to Traditional-script documents, without encoding | "
               f"{pcts(timed(lambda q: engine.search(q, filters=traditional), queries))} |")
@@ -246,19 +330,56 @@ def main() -> None:
         print(f"| fused, with query encoding | {pcts(timed(lambda q: engine.search(q), queries))} |\n")
 
         dense = engine._state.dense
+        recall_after = recall10(dense, qv, exact)
         if dense.approximate:
-            stored = dense.index.reconstruct_n(0, dense.size)
-            qv = np.stack([query_vectors[matching_form(q.strip())] for q in queries])
-            exact = np.argsort(-(qv @ stored.T), axis=1)[:, :10]
-            print(f"| IVF nprobe (nlist {dense.index.nlist}) | recall@10 vs exact | dense search p50 / p95 ms |")
+            print(f"| IVF-{manifest.dense.get('codec', 'flat')} nprobe (nlist {dense.index.nlist}) | recall@10 vs exact "
+                  f"float32 | dense search p50 / p95 ms |")
             print("|---|---|---|")
+            default = dense.index.nprobe
             for nprobe in (8, 16, 32, 48, 64, 96):
                 dense.index.nprobe = nprobe
-                found = [[p for p, _ in dense.top(v, 10)] for v in qv]
-                recall = np.mean([len(set(f) & set(e)) / 10 for f, e in zip(found, exact)])
                 mark = " (default)" if nprobe == manifest.dense["nprobe"] else ""
-                print(f"| {nprobe}{mark} | {recall:.3f} | {pcts(timed(lambda v: dense.top(v, 10), qv))} |")
+                print(f"| {nprobe}{mark} | {recall10(dense, qv, exact):.3f} | {pcts(timed(lambda v: dense.top(v, 10), qv))} |")
+            dense.index.nprobe = default
+            print()
 
+        before = SearchEngine(before_dir, encoder=PrecomputedQueries(encoder, query_vectors))
+        legacy_state(before._state)
+        before.search(queries[0])
+        fused_before = timed(lambda q: before.search(q), queries)
+        recall_before = recall10(before._state.dense, qv, exact)
+        before_dense = store.read_manifest(before_dir / "versions" / version.name).dense
+        print("| at %s passages | before (float32 IVF cells, dict/list of every passage, texts and bm25s in RAM) "
+              "| after (%s IVF cells, arrays and SQLite lookups, texts on disk, bm25s memory-mapped) |"
+              % (f"{n:,}", manifest.dense.get("codec", "flat")))
+        print("|---|---|---|")
+        print(f"| RSS of a serving process, model excluded | {memory['before'][0]:.0f} MB = "
+              f"{memory['before'][0] * 2**20 / n:.0f} bytes/passage | {loaded:.0f} MB = {loaded * 2**20 / n:.0f} bytes/passage |")
+        print(f"| dense index | {before_dense} | {manifest.dense} |")
+        print(f"| recall@10 vs exact float32 (default nprobe) | {recall_before:.3f} | {recall_after:.3f} |")
+        print(f"| fused p50 / p95 ms, without encoding | {pcts(fused_before)} | {pcts(fused_after)} |")
+        print(f"| FAISS build s | {before_seconds:.0f} | {parts.get('FAISS', 0):.0f} |\n")
+        print(f"scale passages={n} ram_bytes_per_passage={loaded * 2**20 / n:.0f} recall10={recall_after:.3f} "
+              f"fused_p50_ms={1000 * statistics.median(fused_after):.1f} add_one_s=missing delete_one_s=missing")
+
+
+def exact_top10(qv: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    """Exact top 10 of each query over the float32 vectors, a block at a time."""
+    best_ids = np.zeros((len(qv), 0), np.int64)
+    best_scores = np.zeros((len(qv), 0), np.float32)
+    for start in range(0, len(vectors), 200_000):
+        block = qv @ vectors[start : start + 200_000].T
+        top = np.argpartition(-block, min(10, block.shape[1] - 1), axis=1)[:, :10]
+        best_ids = np.concatenate([best_ids, top + start], axis=1)
+        best_scores = np.concatenate([best_scores, np.take_along_axis(block, top, axis=1)], axis=1)
+        keep = np.argsort(-best_scores, axis=1)[:, :10]
+        best_ids, best_scores = np.take_along_axis(best_ids, keep, 1), np.take_along_axis(best_scores, keep, 1)
+    return best_ids
+
+
+def recall10(dense, qv: np.ndarray, exact: np.ndarray) -> float:
+    found = [[p for p, _ in dense.top(v, 10)] for v in qv]
+    return float(np.mean([len(set(f) & set(e)) / 10 for f, e in zip(found, exact)]))
 
 if __name__ == "__main__":
     main()

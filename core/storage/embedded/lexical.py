@@ -14,7 +14,8 @@ class LexicalIndex:
         import bm25s
 
         self.size = size
-        self.bm25 = bm25s.BM25.load(str(folder), mmap=False, load_corpus=False) if size else None
+        # memory-mapped: a query reads only its tokens' columns, the rest of the matrix stays on disk
+        self.bm25 = bm25s.BM25.load(str(folder), mmap=True, load_corpus=False) if size else None
 
     def scores(self, tokens: list[str]) -> np.ndarray:
         """BM25 score of each passage (zeros when no token is known)."""

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from ...filters import Filters
-from ...records import PassageRecord, document_from_row, passage_from_row
+from ...records import DOCUMENT_FIELDS, DocumentRecord, PassageRecord, passage_from_row
 from ..base import grouped_top, tie_ordered
 from .dense import DenseIndex
 from .lexical import LexicalIndex
@@ -27,18 +28,15 @@ class EmbeddedReader:
         self.version = self.manifest.version
         self.model = self.manifest.model
         self.conn = connect(version_dir)
-        rows = self.conn.execute("SELECT pos, passage_id, doc_id FROM passages ORDER BY pos").fetchall()
-        self.passage_pos = {r["passage_id"]: r["pos"] for r in rows}
-        self.doc_of_pos = [r["doc_id"] for r in rows]
-        self.documents = {
-            r["doc_id"]: document_from_row(r) for r in self.conn.execute("SELECT * FROM documents")
-        }
-        order = {doc_id: i for i, doc_id in enumerate(self.documents)}
-        self.doc_index = np.array([order[d] for d in self.doc_of_pos], dtype=np.int64)
-        self.doc_list = list(self.documents.values())
-        self.dense = DenseIndex(version_dir)
-        self.lexical = LexicalIndex(version_dir / "bm25", len(rows))
         self.lock = threading.Lock()  # sqlite3 connections are not safe for concurrent use
+        # Nothing per passage is held as a Python object: a million of them would cost ~250 bytes each.
+        self.documents = stored_documents(self.conn, self.lock)
+        self.doc_list = list(self.documents.values())
+        self.doc_index = document_numbers(self.conn, list(self.documents))
+        self.doc_of_pos = DocumentOfPosition(list(self.documents), self.doc_index)
+        self.passage_pos = PassagePositions(self.conn, self.lock, len(self.doc_index))
+        self.dense = DenseIndex(version_dir)
+        self.lexical = LexicalIndex(version_dir / "bm25", len(self.doc_index))
         self._masks: dict[tuple[Filters, str | None], np.ndarray] = {}
 
     def mask(self, filters: Filters, exclude_doc: str | None = None) -> np.ndarray | None:
@@ -95,3 +93,108 @@ class EmbeddedReader:
 
     def doc_freq(self, token: str) -> int:
         return self.lexical.doc_freq(token)
+
+
+class PassagePositions(Mapping):
+    """passage id → position, answered by SQLite's unique index on passage_id (not a dict of every id)."""
+
+    def __init__(self, conn, lock: threading.Lock, size: int) -> None:
+        self._conn, self._lock, self._size = conn, lock, size
+
+    def __getitem__(self, passage_id: str) -> int:
+        if not isinstance(passage_id, str):
+            raise KeyError(passage_id)
+        with self._lock:
+            row = self._conn.execute("SELECT pos FROM passages WHERE passage_id = ?", (passage_id,)).fetchone()
+        if row is None:
+            raise KeyError(passage_id)
+        return int(row[0])
+
+    def __contains__(self, passage_id: object) -> bool:
+        try:
+            self[passage_id]  # type: ignore[index]
+        except KeyError:
+            return False
+        return True
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __iter__(self) -> Iterator[str]:
+        with self._lock:
+            ids = [r[0] for r in self._conn.execute("SELECT passage_id FROM passages ORDER BY pos")]
+        return iter(ids)
+
+
+class DocumentOfPosition(Sequence):
+    """position → doc id: one int32 per passage into the list of document ids (not a million strings)."""
+
+    def __init__(self, doc_ids: list[str], numbers: np.ndarray) -> None:
+        self._ids, self._numbers = doc_ids, numbers
+
+    def __len__(self) -> int:
+        return len(self._numbers)
+
+    def __getitem__(self, pos):
+        if isinstance(pos, slice):
+            return [self._ids[i] for i in self._numbers[pos]]
+        return self._ids[self._numbers[pos]]
+
+    def __iter__(self) -> Iterator[str]:
+        ids = self._ids
+        return (ids[i] for i in self._numbers.tolist())
+
+
+class _TextInSQLite:
+    """The `text` of a StoredDocument: read from SQLite when asked for, never kept."""
+
+    def __get__(self, doc, owner=None):
+        if doc is None:
+            return self
+        return doc._read_text(doc.doc_id)
+
+    def __set__(self, doc, value) -> None:
+        pass  # the text lives in SQLite
+
+
+class StoredDocument(DocumentRecord):
+    """A DocumentRecord whose full text stays on disk: every document's text together is as large as the
+    corpus (~270 bytes a passage at a million); only the document view reads it, one document at a time."""
+
+    text = _TextInSQLite()
+
+
+def stored_documents(conn, lock: threading.Lock) -> dict[str, DocumentRecord]:
+    """The documents' metadata by id, in SQLite's order, their texts left in SQLite."""
+    columns = ", ".join("'' AS text" if f == "text" else f for f in DOCUMENT_FIELDS)
+
+    def read_text(doc_id: str) -> str:
+        with lock:
+            row = conn.execute("SELECT text FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        return row[0] if row else ""
+
+    out: dict[str, DocumentRecord] = {}
+    for row in conn.execute(f"SELECT {columns} FROM documents"):
+        doc = StoredDocument(**{f: row[f] for f in DOCUMENT_FIELDS})
+        doc._read_text = read_text
+        out[doc.doc_id] = doc
+    return out
+
+
+def document_numbers(conn, doc_ids: list[str]) -> np.ndarray:
+    """The number (index into doc_ids) of each position's document, read a document's range at a time.
+
+    A document's passages are consecutive positions; should a version break that, rows are read one by one.
+    """
+    number = {d: i for i, d in enumerate(doc_ids)}
+    (size,) = conn.execute("SELECT COUNT(*) FROM passages").fetchone()
+    out = np.empty(size, dtype=np.int32)
+    ranges = conn.execute("SELECT doc_id, MIN(pos), MAX(pos), COUNT(*) FROM passages GROUP BY doc_id").fetchall()
+    if sum(r[3] for r in ranges) == size and all(r[2] - r[1] + 1 == r[3] for r in ranges) and \
+            (size == 0 or conn.execute("SELECT MIN(pos), MAX(pos) FROM passages").fetchone() == (0, size - 1)):
+        for doc_id, first, last, _ in ranges:
+            out[first : last + 1] = number[doc_id]
+        return out
+    for pos, doc_id in conn.execute("SELECT pos, doc_id FROM passages ORDER BY pos"):
+        out[pos] = number[doc_id]
+    return out
