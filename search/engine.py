@@ -147,14 +147,18 @@ class SearchEngine:
 
     def _query_vector(self, normalized: str) -> np.ndarray:
         """The query's embedding, from a small LRU cache: paging and facet clicks repeat the same query."""
+        return self._cached(normalized, lambda: self.encoder.encode_queries([normalized])[0])
+
+    def _cached(self, key: str, embed) -> np.ndarray:
+        """An embedding from the LRU cache, or `embed()`'s, kept there."""
         with self._cache_lock:
-            vector = self._query_cache.get(normalized)
+            vector = self._query_cache.get(key)
             if vector is not None:
-                self._query_cache.move_to_end(normalized)
+                self._query_cache.move_to_end(key)
                 return vector
-        vector = self.encoder.encode_queries([normalized])[0]
+        vector = embed()
         with self._cache_lock:
-            self._query_cache[normalized] = vector
+            self._query_cache[key] = vector
             while len(self._query_cache) > QUERY_CACHE_SIZE:
                 self._query_cache.popitem(last=False)
         return vector
@@ -232,18 +236,7 @@ class SearchEngine:
 
     def _passage_vector(self, normalized: str) -> np.ndarray:
         """A selected text's passage embedding, cached like query embeddings (the page repeats requests)."""
-        key = "\x00passage:" + normalized
-        with self._cache_lock:
-            vector = self._query_cache.get(key)
-            if vector is not None:
-                self._query_cache.move_to_end(key)
-                return vector
-        vector = self.encoder.encode_passages([normalized])[0]
-        with self._cache_lock:
-            self._query_cache[key] = vector
-            while len(self._query_cache) > QUERY_CACHE_SIZE:
-                self._query_cache.popitem(last=False)
-        return vector
+        return self._cached("\x00passage:" + normalized, lambda: self.encoder.encode_passages([normalized])[0])
 
     def _fused(
         self, state: IndexReader, tokens: list[str], vector: np.ndarray | None, mode: str, filters: Filters,
