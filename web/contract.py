@@ -246,27 +246,6 @@ class CompareResponse(BaseModel):
     absent: list[AbsentRow]
 
 
-class PassageResponse(BaseModel):
-    """One passage with its document's metadata and its span in the document."""
-
-    passage_id: str
-    doc_id: str
-    title: str
-    source: str
-    heading_path: list[str]
-    text: str
-    kind: str
-    issuing_body: str
-    region: str
-    year: str
-    doc_type: str
-    script: str
-    published: str
-    start: int
-    end: int
-    ordinal: int
-
-
 class DocumentMeta(BaseModel):
     """A document's metadata."""
 
@@ -279,6 +258,18 @@ class DocumentMeta(BaseModel):
     doc_type: str
     script: str
     published: str
+
+
+class PassageResponse(DocumentMeta):
+    """One passage with its document's metadata and its span in the document."""
+
+    passage_id: str
+    heading_path: list[str]
+    text: str
+    kind: str
+    start: int
+    end: int
+    ordinal: int
 
 
 class DocumentSummary(DocumentMeta):
