@@ -78,6 +78,12 @@ def request(base: str, kind: str, passage_ids: list[str], queries: list[str], rn
     return time.perf_counter() - started, status
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far, from /proc (load-independent: what a request costs)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def index_passage_ids(index: Path) -> list[str]:
     """Passage ids for find-similar requests, read from the index folder, so no request warms the server."""
     sys.path.insert(0, str(ROOT))
@@ -160,14 +166,17 @@ def main() -> None:
         try:
             health = wait_until_ready(base)
             memory = [rss_mb(server.pid)]
+            cpu = [cpu_seconds(server.pid)]
             cold, cold_elapsed = run_phase(base, args.clients, cold_requests, passage_ids, queries)
             memory.append(rss_mb(server.pid))
+            cpu.append(cpu_seconds(server.pid))
             step = max(1, args.requests // 4)
             warm, warm_elapsed = run_phase(
                 base, args.clients, args.requests, passage_ids, queries,
                 on_progress=lambda n: memory.append(rss_mb(server.pid)) if n % step == 0 else None,
             )
             memory.append(rss_mb(server.pid))
+            cpu.append(cpu_seconds(server.pid))
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -180,13 +189,14 @@ def main() -> None:
     print(f"{args.clients} concurrent clients (60% search, 30% find-similar, 10% search page); queries drawn from "
           f"{len(queries)} distinct ones. cold: the first {len(cold)} requests, sent the moment the server was "
           f"ready; warm: the next {len(warm)}\n")
-    print("| phase | requests | req/s | p50 ms | p99 ms | errors |")
-    print("|---|---|---|---|---|---|")
-    for phase, results, elapsed in (("cold", cold, cold_elapsed), ("warm", warm, warm_elapsed)):
+    print("| phase | requests | req/s | p50 ms | p99 ms | errors | server CPU ms / request |")
+    print("|---|---|---|---|---|---|---|")
+    phases = (("cold", cold, cold_elapsed, cpu[1] - cpu[0]), ("warm", warm, warm_elapsed, cpu[2] - cpu[1]))
+    for phase, results, elapsed, used in phases:
         latencies = sorted(s for _, s, _ in results)
         errors = sum(1 for _, _, status in results if status != 200)
         print(f"| {phase} | {len(results)} | {len(results) / elapsed:.1f} | {pct(latencies, 0.5):.0f} | "
-              f"{pct(latencies, 0.99):.0f} | {errors} |")
+              f"{pct(latencies, 0.99):.0f} | {errors} | {1000 * used / max(len(results), 1):.1f} |")
     print("\n| warm, by kind | p50 ms | p99 ms | errors |")
     print("|---|---|---|---|")
     for kind in ("search", "similar", "page"):
@@ -197,6 +207,13 @@ def main() -> None:
     all_latencies = sorted(s for _, s, _ in cold + warm)
     print(f"\nserver memory (RSS, MB) over the run: {', '.join(f'{m:.0f}' for m in memory)}; "
           f"median latency {statistics.median(all_latencies) * 1000:.0f} ms")
+    line = [f"clients={args.clients}"]
+    for phase, results, elapsed, used in phases:
+        latencies = sorted(s for _, s, _ in results)
+        line += [f"{phase}_rps={len(results) / elapsed:.1f}", f"{phase}_p50_ms={pct(latencies, 0.5):.0f}",
+                 f"{phase}_p99_ms={pct(latencies, 0.99):.0f}",
+                 f"{phase}_cpu_ms={1000 * used / max(len(results), 1):.1f}"]
+    print("load " + " ".join(line))  # the last line, for scripts
 
 
 if __name__ == "__main__":

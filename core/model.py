@@ -322,6 +322,12 @@ class Encoder:
                 return prefixes
         return prompts.get("query", ""), prompts.get("passage", prompts.get("document", ""))
 
+    def serve_requests(self) -> None:
+        """Run every call on one core, as a server's request (onnx-int8): an admin upload's batches must not
+        take the cores from the searches beside it."""
+        if self._onnx is not None:
+            self._onnx.requests_only = True
+
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Embed search queries (with the model's query prefix)."""
         return self._encode([self.query_prefix + t for t in texts])

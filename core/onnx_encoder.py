@@ -14,6 +14,7 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 import warnings
 from pathlib import Path
 from typing import Sequence
@@ -26,6 +27,11 @@ BUILD_FORMAT = 1  # bump when the build steps change, so old caches are rebuilt
 # Measured in benchmarks/encode.py: small batches of similar lengths are fastest on CPU (little padding).
 ONNX_BUILD_SECONDS = 35  # measured once on 2 cores (README): said to the user before a first build
 ONNX_BATCH = 4
+# Up to this many texts are one request's (a query, a selection, an atlas's measures): they run on one core
+# without spinning. With 8 server threads encoding at once, intra-op threads and their spin-waits only burn
+# the CPU the other requests need: one query cost 12–18 ms of CPU on all cores against 9 ms on one (2-core
+# machine, 100 STARD questions). Larger calls (indexing batches) use every core.
+REQUEST_TEXTS = 32
 
 
 class OnnxBuildError(RuntimeError):
@@ -167,27 +173,45 @@ class OnnxEncoderSession:
     """Runs the int8 graph: tokenize, batch by length, return L2-normalized float32 rows."""
 
     def __init__(self, folder: Path, threads: int | None = None) -> None:
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
         meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
+        self.folder = folder
         self.dim = int(meta["dim"])
         self.pad_id = int(meta.get("pad_id", 0))
         self.prompts: dict[str, str] = meta.get("prompts") or {}
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.enable_truncation(int(meta["max_seq_length"]))
         self.tokenizer.no_padding()
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = threads or 0
-        options.log_severity_level = 3
-        self.session = ort.InferenceSession(str(folder / ONNX_FILE), options, providers=["CPUExecutionProvider"])
+        self.threads = threads or 0  # of the batch session; 0: every core
+        self.requests_only = False  # a server: every call runs as a request (one core), indexing included
+        self._sessions: dict[str, object] = {}
+        self._sessions_lock = threading.Lock()
+        self._session("request")  # loaded now, so a broken build fails here and not on the first query
+
+    def _session(self, kind: str):
+        """The "request" session (one core, no spinning) or the "batch" one (all cores), made on first use."""
+        with self._sessions_lock:
+            if kind not in self._sessions:
+                import onnxruntime as ort
+
+                options = ort.SessionOptions()
+                options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+                options.log_severity_level = 3
+                options.intra_op_num_threads = 1 if kind == "request" else self.threads
+                if kind == "request":
+                    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+                self._sessions[kind] = ort.InferenceSession(
+                    str(self.folder / ONNX_FILE), options, providers=["CPUExecutionProvider"])
+            return self._sessions[kind]
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Embed `texts` in order."""
         out = np.zeros((len(texts), self.dim), np.float32)
         if not texts:
             return out
+        batch = len(texts) > REQUEST_TEXTS and not self.requests_only
+        session = self._session("batch" if batch else "request")
         encodings = self.tokenizer.encode_batch(list(texts))
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         for start in range(0, len(order), ONNX_BATCH):
@@ -198,5 +222,5 @@ class OnnxEncoderSession:
             for r, i in enumerate(rows):
                 n = len(encodings[i].ids)
                 ids[r, :n], mask[r, :n] = encodings[i].ids, 1
-            out[rows] = self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+            out[rows] = session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
         return out

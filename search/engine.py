@@ -65,11 +65,21 @@ class SearchEngine:
         self._cache_lock = threading.Lock()
         self.similar_config = SimilarConfig()  # find-similar's levers (issue 12); LEGACY is the old product
         self.ready = False  # True once warm(): the encoder is loaded and a query has run end to end
+        self.serving = False  # True in a server: the encoder runs each call on one core (serve_requests)
 
     def warm(self) -> None:
-        """Load the encoder and run one query through every stage, so no user request pays for that."""
+        """Load the encoder and run one search and one find-similar through every stage, so no user request
+        pays for that."""
         self.search(WARM_QUERY, k=1)
+        if len(self._state.doc_of_pos):  # find-similar's own first-use costs (OpenCC phrase tables, its stages)
+            self.similar(passage_id=self._state.passage_at(0).passage_id, k=1)
         self.ready = True
+
+    def serve_requests(self) -> None:
+        """This engine answers a server's concurrent requests: its encoder runs each call on one core."""
+        self.serving = True
+        if self._encoder is not None and hasattr(self._encoder, "serve_requests"):  # test encoders have no cores
+            self._encoder.serve_requests()
 
     # -- loading -----------------------------------------------------------------------------
     def _check_model(self, state: IndexReader) -> None:
@@ -83,6 +93,8 @@ class SearchEngine:
         if self._encoder is None:
             encoder = Encoder.from_settings(self.settings)
             check_model(self._state.model, encoder.info, self.index_dir)
+            if self.serving:
+                encoder.serve_requests()
             self._encoder = encoder
         return self._encoder
 

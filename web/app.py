@@ -41,6 +41,7 @@ def create_app(settings: Settings | None = None, *, engine: SearchEngine | None 
     app.json.ensure_ascii = False
     app.extensions.update({SETTINGS: settings, "fazhi_engine_lock": threading.Lock()})
     if engine is not None:
+        engine.serve_requests()
         app.extensions[ENGINE] = engine
     if storage is not None or engine is not None:
         app.extensions[STORAGE] = storage or engine.storage

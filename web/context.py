@@ -35,6 +35,7 @@ def get_engine() -> SearchEngine:
             engine = app.extensions.get(ENGINE)
             if engine is None:
                 engine = app.extensions[ENGINE] = SearchEngine(index_storage(), settings=settings())
+                engine.serve_requests()
     if not engine.ready:  # `fazhi serve` warms before it listens; elsewhere the first request does
         engine.warm()
     engine.refresh(max_age=engine.storage.refresh_interval)

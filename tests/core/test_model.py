@@ -122,3 +122,23 @@ def test_unknown_runtime_is_a_clear_error():
         Encoder(runtime="gpu")
     with pytest.raises(ValueError, match="'fp16'"):  # FAZHI_RUNTIME is read once, into Settings
         Settings.load(environ={"FAZHI_RUNTIME": "fp16"})
+
+
+def test_request_and_batch_sessions_embed_alike(real_encoder):
+    """A request's few texts run on the one-core session, indexing batches on the all-core one, a server's
+    every call on the one-core one; the same call gives the same vectors whichever session ran it."""
+    from core import onnx_encoder
+    from core.model import Encoder
+
+    encoder = Encoder()
+    session = encoder._onnx
+    texts = [f"第{i}条 行政机关应当建立健全法律顾问制度。" for i in range(onnx_encoder.REQUEST_TEXTS + 3)]
+    encoder.encode_passages(texts[:3])
+    assert set(session._sessions) == {"request"}  # a request's texts never start the all-core session
+    on_all_cores = encoder.encode_passages(texts)
+    assert set(session._sessions) == {"request", "batch"}
+
+    served = Encoder()
+    served.serve_requests()
+    assert np.allclose(served.encode_passages(texts), on_all_cores, atol=1e-5)
+    assert set(served._onnx._sessions) == {"request"}  # a server's upload batches stay on one core

@@ -5,11 +5,12 @@ Pure functions on their own, then the whole path over a hash-encoder index of tw
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from search.rerank import (
-    FEATURES, LEGACY, Candidate, RerankWeights, SimilarConfig, bm25_scores, best_per_document, deciding,
-    ranked_within_documents, reciprocal, score_candidates,
+    FEATURES, LEGACY, Candidate, RerankWeights, SimilarConfig, TermMatrix, bm25_matrix, bm25_scores,
+    best_per_document, deciding, ranked_within_documents, reciprocal, score_candidates,
 )
 from search.source_terms import FILLER, folded_forms, is_filler, select_terms, sentences, source_tokens, weighted_query
 from tests.conftest import copy_seeds
@@ -61,6 +62,23 @@ def test_bm25_scores_prefer_more_and_rarer_matches_and_shorter_passages():
     scores = bm25_scores(["顾问", "法律"], [["顾问", "法律"], ["法律"], ["顾问", "法律"] + ["x"] * 20, []],
                          lambda t: idf(t, 1.0))
     assert scores[0] > scores[2] > scores[1] > scores[3] == 0.0
+
+
+def test_bm25_over_the_term_matrix_equals_the_reference_loop():
+    import random
+
+    rng = random.Random(7)
+    words = [f"词{i}" for i in range(40)]
+    docs = [[rng.choice(words[: rng.randint(3, 40)]) for _ in range(rng.randint(0, 60))] for _ in range(50)]
+    query = [rng.choice(words) for _ in range(12)] + ["不在任何段落"]
+    idf = {w: rng.uniform(0.1, 5.0) for w in words}
+
+    def idf_of(t):
+        return idf.get(t, 0.0)
+
+    fast = bm25_matrix(query, TermMatrix.of(docs), idf_of)
+    assert np.allclose(fast, bm25_scores(query, docs, idf_of), rtol=1e-12, atol=1e-12)
+    assert fast.min() == 0.0 < fast.max()  # the empty passage scores 0, some passage more
 
 
 def test_reciprocal_rank_feature():
