@@ -8,6 +8,7 @@ the parameter.
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -45,9 +46,25 @@ Year = Annotated[int, Field(ge=YEAR_MIN, le=YEAR_MAX)]
 
 
 class Strict(BaseModel):
-    """Unknown fields are refused rather than ignored: a typo must not silently change an answer."""
+    """Unknown fields are refused rather than ignored: a typo must not silently change an answer.
+
+    Its JSON schema is generated once per class and arguments: flask-openapi3 asks a query model for it on
+    every request (to find its list fields), and pydantic built it anew each time: 37% of a cached-query
+    search's CPU (pyinstrument, 200 requests). Each caller gets its own copy, so none can change another's.
+    """
 
     model_config = ConfigDict(extra="forbid")
+
+    @classmethod
+    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        key = (cls, args, tuple(sorted(kwargs.items(), key=lambda kv: kv[0])))
+        cached = _SCHEMAS.get(key)
+        if cached is None:
+            cached = _SCHEMAS[key] = json.dumps(super().model_json_schema(*args, **kwargs))
+        return json.loads(cached)
+
+
+_SCHEMAS: dict[tuple, str] = {}  # (model, arguments) → its JSON schema, serialised
 
 
 class FilterParams(Strict):
