@@ -153,11 +153,14 @@ def _similar(args, settings: Settings) -> int:
 
 
 def _serve(args, settings: Settings) -> int:
+    from search.engine import WARM_QUERY
     from web import create_app
     from web.server import serve
 
     app = create_app(settings, engine=_engine(settings))
     app.extensions["fazhi_engine"].warm()  # load the encoder and the index before answering /api/ready
+    with app.test_client() as client:  # and compile the page's templates, so no first visitor waits for them
+        client.get("/", query_string={"q": WARM_QUERY})
     print(f"fazhi: serving {app.extensions['fazhi_engine'].index_dir} on http://{args.host}:{args.port}/",
           file=sys.stderr)
     serve(app, args.host, args.port, threads=args.threads)  # waitress with header/body deadlines and limits
