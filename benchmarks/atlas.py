@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from core.textform import matching_form, to_simplified  # noqa: E402
-from search.atlas import best_per_group, sigmoid  # noqa: E402
+from search.atlas import EXCERPT_SEPARATOR, best_per_group, second_passages, sigmoid  # noqa: E402
 from search.engine import SearchEngine  # noqa: E402
 from search.match import CLIP, FEATURES, MatchModel, PARAMS_PATH, analyze, features, passage_table  # noqa: E402
 
@@ -121,7 +121,7 @@ def dump_rows(name: str, index: str, source: str, grid: list[dict], use_aliases:
                      "name_row": bool(item.get("name_row"))})
     missing = len({j["doc"] for it in grid if it["corpus"] == name for j in it["judgments"]} - set(mapping))
     return {"name": name, "rows": rows, "pos_doc": pos_doc, "n_docs": len(doc_ids), "texts": texts,
-            "unmapped": missing, "engine": engine}
+            "sections": table.sections, "unmapped": missing, "engine": engine}
 
 
 def training_set(rows: list[tuple[dict, dict]], rng: np.random.Generator):
@@ -196,13 +196,15 @@ def fit_thresholds(rows, model: MatchModel) -> tuple[float, float]:
     return t_strong, t_weak
 
 
-def score_rows(corpus: dict, judged: list[tuple[dict, np.ndarray, np.ndarray]]) -> tuple[list[str], str]:
-    """Per-row lines and the scorer's summary line, from (row, best passage per doc, status per doc)."""
+def score_rows(corpus: dict, judged: list[tuple]) -> tuple[list[str], str]:
+    """Per-row lines and the scorer's summary line, from (row, best passage per doc, status per doc, second
+    evidence passage per doc). The summary's `evidence` judges the cell text as /api/atlas gives it (up to two
+    passages); `evidence_1=` after it, the best passage alone."""
     tp = fp = fn = 0
     abs_right = abs_wrong = abs_truth = abs_found = 0
-    ev_ok = ev_n = n_cells = 0
+    ev_ok = ev_n = n_cells = ev1_ok = 0
     lines = []
-    for row, best, status in judged:
+    for row, best, status, second in judged:
         rtp = rfp = rfn = 0
         for d in range(corpus["n_docs"]):
             g, s = int(row["grade"][d]), status[d]
@@ -224,7 +226,11 @@ def score_rows(corpus: dict, judged: list[tuple[dict, np.ndarray, np.ndarray]]) 
                 abs_found += s == "absent"
             if s == "strong" and g == 2:
                 ev_n += 1
-                ev_ok += shares(corpus["texts"][best[d]], row["evidence"][d])
+                text = corpus["texts"][best[d]]
+                ev1_ok += shares(text, row["evidence"][d])
+                if second[d] >= 0:
+                    text += EXCERPT_SEPARATOR + corpus["texts"][second[d]]
+                ev_ok += shares(text, row["evidence"][d])
         n_weak = sum(s == "weak" for s in status)
         n_abs = sum(s == "absent" for s in status)
         lines.append(f"{row['id']} {row['measure'][:28]}: tp={rtp} fp={rfp} fn={rfn} weak={n_weak} absent={n_abs} "
@@ -236,15 +242,22 @@ def score_rows(corpus: dict, judged: list[tuple[dict, np.ndarray, np.ndarray]]) 
     ap = abs_right / (abs_right + abs_wrong) if abs_right + abs_wrong else 0.0
     ar = abs_found / abs_truth if abs_truth else 0.0
     ev = ev_ok / ev_n if ev_n else 0.0
+    ev1 = ev1_ok / ev_n if ev_n else 0.0
     summary = (f"atlas {corpus['name']} present_F1={f1:.3f} present_P={p:.3f} present_R={r:.3f} absent_prec={ap:.3f} "
-               f"absent_recall={ar:.3f} evidence={ev:.3f} n_cells={n_cells}")
+               f"absent_recall={ar:.3f} evidence={ev:.3f} n_cells={n_cells} (evidence_1={ev1:.3f})")
     return lines, summary
 
 
-def judge(corpus: dict, row: dict, model: MatchModel):
-    best, p = doc_scores(corpus, row, model)
+def judge(corpus: dict, row: dict, model: MatchModel, evidence: int = 2):
+    """A row as /api/atlas judges it: status per document, its best passage and the second evidence passage."""
+    z = model.logit(row["X"])
+    best, zd = best_per_group(z, corpus["pos_doc"], corpus["n_docs"], empty=-50.0)
+    p = sigmoid(zd)
     status = [model.level(float(v)) or "absent" for v in p]
-    return row, best, status
+    cut = float(np.log(model.t_strong / (1.0 - model.t_strong))) if 0 < model.t_strong < 1 else np.inf
+    second = (second_passages(z, corpus["pos_doc"], corpus["n_docs"], best, corpus["sections"], cut)
+              if evidence > 1 else np.full(corpus["n_docs"], -1, dtype=np.int64))
+    return row, best, status, second
 
 
 def cross_validate(corpora: list[dict], folds: int, C: float) -> dict[str, str]:

@@ -24,6 +24,8 @@ from .results import SearchResult, group_by_document
 ATLAS_BY = ("document", "issuing_body", "region", "year")
 UNKNOWN = "未知"
 MAX_MEASURES = 50
+EVIDENCE_PASSAGES = 2  # a strong cell's evidence: its best passage and, when there is one, a second strong one
+EXCERPT_SEPARATOR = " … "
 
 
 @dataclass
@@ -89,23 +91,70 @@ def measure_scores(engine, state, measures: list[str], positions: np.ndarray, mo
 
 
 def best_per_group(p: np.ndarray, group: np.ndarray, n_groups: int, empty: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """(index of the best item, its score) per group; -1 and `empty` for a group without items."""
+    """(index of the best item, its score) per group; -1 and `empty` for a group without items. Ties go to
+    the first item. Linear in the items (one scatter-max, no sort): it runs three times per measure."""
     best_idx = np.full(n_groups, -1, dtype=np.int64)
     best_p = np.full(n_groups, empty, dtype=np.float64)
     if len(p) == 0:
         return best_idx, best_p
-    order = np.lexsort((-p, group))
-    first = np.ones(len(order), bool)
-    first[1:] = group[order][1:] != group[order][:-1]
-    chosen = order[first]
-    best_idx[group[chosen]] = chosen
-    best_p[group[chosen]] = p[chosen]
+    p = np.asarray(p, dtype=np.float64)
+    top = np.full(n_groups, -np.inf)
+    np.maximum.at(top, group, p)
+    at_top = np.flatnonzero(p == top[group])[::-1]  # reversed: the first of tied items is written last
+    best_idx[group[at_top]] = at_top
+    found = best_idx >= 0
+    best_p[found] = p[best_idx[found]]
     return best_idx, best_p
 
 
+def second_passages(z: np.ndarray, group: np.ndarray, n_groups: int, best: np.ndarray, sections: np.ndarray,
+                    cut: float) -> np.ndarray:
+    """Per group (document), the index of its second evidence passage, or -1: the best other item with
+    z >= cut, one under another top-level heading than the group's best item first (a report addresses a
+    measure in its review of what was done and again in its plans; the second passage shows the other part
+    rather than the paragraph next to the first).
+
+    `best`: each group's best item (-1 for none), as best_per_group gives it.
+    """
+    out = np.full(n_groups, -1, dtype=np.int64)
+    if len(z) == 0:
+        return out
+    first = best[group]
+    ok = (z >= cut) & (first >= 0) & (np.arange(len(z)) != first)
+    if not ok.any():
+        return out
+    idx = np.flatnonzero(ok)
+    other = sections[idx] != sections[first[idx]]
+    # another section first, then by score: the bonus exceeds any spread of log-odds above the cut
+    key = z[idx] + np.where(other, 1e6, 0.0)
+    chosen, _ = best_per_group(key, group[idx], n_groups, empty=-1.0)
+    out[chosen >= 0] = idx[chosen[chosen >= 0]]
+    return out
+
+
+def evidence_text(records: list, highlight_terms: list[str], folded: list[str | None] | None = None
+                  ) -> tuple[str, list[list[int]], list[dict]]:
+    """(text, highlights, excerpts) of a cell's evidence passages, joined by EXCERPT_SEPARATOR; each excerpt
+    says which passage it is and where it sits in the text. `folded`: the passages' matching forms."""
+    parts, spans, excerpts, offset = [], [], [], 0
+    for k, record in enumerate(records):
+        if k:
+            parts.append(EXCERPT_SEPARATOR)
+            offset += len(EXCERPT_SEPARATOR)
+        marks, _terms = highlight_spans(record.text, highlight_terms, folded[k] if folded else None)
+        spans += [[s + offset, e + offset] for s, e in marks]
+        excerpts.append({"passage_id": record.passage_id, "start": offset, "end": offset + len(record.text)})
+        parts.append(record.text)
+        offset += len(record.text)
+    return "".join(parts), spans, excerpts
+
+
 def compute_atlas(engine, measures: list[str], by: str = "document", filters: Filters | None = None,
-                  model: MatchModel | None = None) -> AtlasResult:
-    """Every measure × every column in scope (the documents the filters admit)."""
+                  model: MatchModel | None = None, evidence: int = EVIDENCE_PASSAGES) -> AtlasResult:
+    """Every measure × every column in scope (the documents the filters admit).
+
+    `evidence`: how many passages a strong cell's text holds at most (1 or 2, see second_passages); a weak
+    cell's is its one passage."""
     if by not in ATLAS_BY:
         raise ValueError(f"by must be one of {', '.join(ATLAS_BY)}")
     measures = [m.strip() for m in measures if m and m.strip()]
@@ -143,10 +192,17 @@ def compute_atlas(engine, measures: list[str], by: str = "document", filters: Fi
     doc_col = np.array([col_of_doc[d.doc_id] for d in docs], dtype=np.int64)
     years = [int(d.year) if d.year.isdigit() else None for d in docs]
 
+    if evidence not in (1, 2):
+        raise ValueError("evidence must be 1 or 2")
+    sections = passage_table(state).sections[positions]
+    strong_cut = float(np.log(model.t_strong / (1.0 - model.t_strong))) if 0 < model.t_strong < 1 else np.inf
+
     out_measures, cells, wanted = [], [], []
     rank_of: dict[int, float] = {}  # a cell's log-odds, for ordering cells whose probabilities round to 1
     for measure, (z, mq) in zip(measures, measure_scores(engine, state, measures, positions, model)):
         best_doc, z_doc = best_per_group(z, pos_doc, len(docs), empty=-50.0)
+        second_doc = (second_passages(z, pos_doc, len(docs), best_doc, sections, strong_cut) if evidence > 1
+                      else np.full(len(docs), -1, dtype=np.int64))
         best_col, z_col = best_per_group(z_doc, doc_col, len(keys), empty=-50.0)
         p_doc, p_col = sigmoid(z_doc), sigmoid(z_col)
         counts = {"strong": 0, "weak": 0, "absent": 0}
@@ -163,14 +219,19 @@ def compute_atlas(engine, measures: list[str], by: str = "document", filters: Fi
             rank_of[id(cell)] = float(z_col[c])
             if level:
                 doc_i = int(best_col[c])
-                wanted.append((cell, int(positions[best_doc[doc_i]]), mq))
+                picked = [int(positions[best_doc[doc_i]])]
+                if level == "strong" and second_doc[doc_i] >= 0:
+                    picked.append(int(positions[second_doc[doc_i]]))
+                wanted.append((cell, picked, mq))
             cells.append(cell)
         out_measures.append({"measure": measure, **counts, "first_year": first_year})
-    records = state.passages_at([pos for _, pos, _ in wanted])
-    for (cell, _, mq), record in zip(wanted, records):
-        spans, _terms = highlight_spans(record.text, mq.highlight_terms)
-        cell.update(passage_id=record.passage_id, text=record.text, highlights=[list(s) for s in spans],
-                    doc_id=record.doc_id, heading_path=record.heading_path)
+    records = iter(state.passages_at([pos for _, picked, _ in wanted for pos in picked]))
+    match_texts = passage_table(state).texts
+    for cell, picked, mq in wanted:
+        chosen = [next(records) for _ in picked]
+        text, spans, excerpts = evidence_text(chosen, mq.highlight_terms, [match_texts[pos] for pos in picked])
+        cell.update(passage_id=chosen[0].passage_id, text=text, highlights=spans, doc_id=chosen[0].doc_id,
+                    heading_path=chosen[0].heading_path, passages=excerpts)
     result = AtlasResult(by, out_measures, columns, cells, filters, state.version)
     result.rank = {id(c): rank_of[id(c)] for c in cells}
     return result

@@ -5,13 +5,18 @@ from __future__ import annotations
 from core.textform import to_simplified, token_spans
 
 
-def highlight_spans(text: str, query_tokens: list[str]) -> tuple[list[tuple[int, int]], list[str]]:
-    """(merged spans in `text`, distinct matched terms as written in `text`) for the query's tokens."""
+def highlight_spans(text: str, query_tokens: list[str], folded: str | None = None
+                    ) -> tuple[list[tuple[int, int]], list[str]]:
+    """(merged spans in `text`, distinct matched terms as written in `text`) for the query's tokens.
+
+    `folded`: a lower-case Simplified form of `text` the caller already holds (the index's matching form),
+    used when it has the same length, so that its offsets index `text`."""
     wanted = set(query_tokens)
     if not wanted:
         return [], []
     # to_simplified keeps length, so offsets found in the Simplified form index the original text.
-    folded = to_simplified(text).lower()
+    if folded is None or len(folded) != len(text):
+        folded = to_simplified(text).lower()
     spans: list[tuple[int, int]] = []
     for token in wanted:
         if len(token) < 2:

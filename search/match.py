@@ -102,9 +102,13 @@ class PassageTable:
         self.state = state
         n = len(state.doc_of_pos)
         self.size = n
-        texts, headings, kinds = _read_passages(state, n)
+        texts, headings, kinds, sections = _read_passages(state, n)
         self.texts = texts
         self.headings = headings
+        # the top-level heading each passage sits under (a report's review, its plans, …), as a code per
+        # document-independent heading text: the atlas takes a cell's second passage from another one
+        codes: dict[str, int] = {}
+        self.sections = np.array([codes.setdefault(h, len(codes)) for h in sections], dtype=np.int32)
         self.kind = np.array([KIND_CODES.get(k, 0) for k in kinds], dtype=np.int8)
         self.length = np.array([len(t) for t in texts], dtype=np.float32)
         self.joined = SEPARATOR.join(texts)
@@ -210,21 +214,24 @@ def _char_postings(joined: str, starts: np.ndarray, n: int):
     return dict(zip(uniq.tolist(), zip(first.tolist(), counts.tolist()))), pos_of
 
 
-def _read_passages(state, n: int) -> tuple[list[str], list[str], list[str]]:
+def _read_passages(state, n: int) -> tuple[list[str], list[str], list[str], list[str]]:
+    """(matching texts, headings joined, kinds, top-level headings) of every position."""
     conn = getattr(state, "conn", None)
     if conn is not None:  # the embedded reader: one query
         with state.lock:
             rows = conn.execute("SELECT match_text, heading_path, kind FROM passages ORDER BY pos").fetchall()
         texts = [r[0].lower() for r in rows]
-        headings = [" ".join(fold(h) for h in json.loads(r[1])) for r in rows]
-        return texts, headings, [r[2] for r in rows]
-    texts, headings, kinds = [], [], []
+        paths = [json.loads(r[1]) for r in rows]
+        headings = [" ".join(fold(h) for h in path) for path in paths]
+        return texts, headings, [r[2] for r in rows], [fold(path[0]) if path else "" for path in paths]
+    texts, headings, kinds, sections = [], [], [], []
     for start in range(0, n, 500):
         for record in state.passages_at(list(range(start, min(n, start + 500)))):
             texts.append(record.match_text.lower())
             headings.append(" ".join(fold(h) for h in record.heading_path))
             kinds.append(record.kind)
-    return texts, headings, kinds
+            sections.append(fold(record.heading_path[0]) if record.heading_path else "")
+    return texts, headings, kinds, sections
 
 
 def _read_vectors(state, n: int) -> np.ndarray | None:
@@ -358,10 +365,10 @@ class MatchModel:
         """The model's log-odds (unsaturated, so it still orders passages that are all but certain)."""
         if len(X) == 0:
             return np.zeros(0, np.float64)
-        blank = np.isnan(X).any(axis=1)
-        Z = np.clip((np.nan_to_num(X) - np.asarray(self.mean)) / np.asarray(self.std), -CLIP, CLIP)
+        # a blanked row (NaN) stays NaN through the product: no separate pass over X to find them
+        Z = np.clip((X - np.asarray(self.mean)) / np.asarray(self.std), -CLIP, CLIP)
         z = Z @ np.asarray(self.weights, dtype=np.float64) + self.bias
-        z[blank] = -50.0
+        z[np.isnan(z)] = -50.0
         return z
 
     def probability(self, X: np.ndarray) -> np.ndarray:

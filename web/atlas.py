@@ -36,7 +36,8 @@ def atlas(query: AtlasQuery):
     A measure is what a user types (a name or a short description); aliases follow '|': m=农民工|进城务工人员.
     """
     measures = list(dict.fromkeys(m.strip() for m in query.m))
-    return jsonify(compute_atlas(get_engine(), measures, by=query.by, filters=query.filters()).to_json())
+    return jsonify(compute_atlas(get_engine(), measures, by=query.by, filters=query.filters(),
+                                 evidence=query.evidence).to_json())
 
 
 def _page_query() -> tuple[list[str], AtlasQuery | None]:

@@ -124,6 +124,8 @@ class AtlasQuery(FilterParams):
     m: Annotated[list[QueryText], Field(min_length=1, max_length=MAX_MEASURES)] = Field(
         description="a measure as a user types it (a name or a short description); aliases after '|'; may repeat")
     by: Literal["document", "issuing_body", "region", "year"] = Field("document", description="the columns")
+    evidence: int = Field(2, ge=1, le=2, description="passages in a strong cell's evidence text at most: 1, or 2 "
+                                                     "(a second strong passage, preferably from another part)")
 
 
 class BodyFilters(FilterParams):
@@ -343,8 +345,20 @@ class AtlasColumn(BaseModel):
     documents: int | None = None
 
 
+class AtlasExcerpt(BaseModel):
+    """One passage of a cell's evidence text: which passage, and where it sits in `text`."""
+
+    passage_id: str
+    start: int
+    end: int
+
+
 class AtlasCell(BaseModel):
-    """Exactly one per measure × column; an absent cell has no passage."""
+    """Exactly one per measure × column; an absent cell has no passage.
+
+    `text` is the evidence: the best passage (`passage_id`) and, for a strong cell, a second strong passage
+    of the same document where there is one (preferably under another top-level heading), joined by ' … ';
+    `passages` locates each in `text`."""
 
     measure: str
     column: str
@@ -355,6 +369,7 @@ class AtlasCell(BaseModel):
     score: float
     doc_id: str | None = None
     heading_path: list[str] | None = None
+    passages: list[AtlasExcerpt] | None = None
 
 
 class AtlasResponse(BaseModel):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from search.aliases import AliasTable, parse_aliases, split_measure
-from search.atlas import best_per_group, compute_atlas
+from search.atlas import EXCERPT_SEPARATOR, best_per_group, compute_atlas, evidence_text, second_passages
 from search.engine import SearchEngine
 from search.match import (FEATURES, MatchModel, _one_edit, admits, analyze, default_model, features,
                           passage_table)
@@ -72,6 +72,32 @@ def test_best_per_group():
     p = np.array([0.1, 0.9, 0.3, 0.2], np.float32)
     idx, best = best_per_group(p, np.array([0, 0, 2, 2]), 4)
     assert idx.tolist() == [1, -1, 2, -1] and best[0] == pytest.approx(0.9) and best[1] == 0.0
+    tied, _ = best_per_group(np.array([0.5, 0.7, 0.7, 0.5]), np.array([1, 0, 0, 1]), 2)
+    assert tied.tolist() == [1, 0]  # the first of equal items
+
+
+def test_second_evidence_passage_prefers_another_part_of_the_document():
+    # document 0: best at 0 (section 7), a strong neighbour at 1 (same section), a weaker strong one at 2
+    # (another section); document 1: one strong passage only; document 2: a second passage under the cut
+    z = np.array([9.0, 8.0, 4.0, 6.0, 1.0, 7.0, 2.0])
+    group = np.array([0, 0, 0, 1, 1, 2, 2])
+    sections = np.array([7, 7, 3, 7, 3, 7, 3])
+    best, _ = best_per_group(z, group, 4, empty=-50.0)
+    second = second_passages(z, group, 4, best, sections, cut=3.0)
+    assert second.tolist() == [2, -1, -1, -1]
+    same_part = second_passages(z, group, 4, best, np.zeros(7, np.int32), cut=3.0)
+    assert same_part.tolist() == [1, -1, -1, -1]  # no other part: the next best strong passage
+
+
+def test_evidence_text_locates_each_passage_and_its_highlights():
+    class Record:
+        def __init__(self, pid, text):
+            self.passage_id, self.text = pid, text
+
+    text, spans, excerpts = evidence_text([Record("a", "聘请法律顾问。"), Record("b", "法律顾问制度")], ["法律顾问"])
+    assert text == "聘请法律顾问。" + EXCERPT_SEPARATOR + "法律顾问制度"
+    assert [text[s:e] for s, e in spans] == ["法律顾问", "法律顾问"]
+    assert [(x["passage_id"], text[x["start"]:x["end"]]) for x in excerpts] == [("a", "聘请法律顾问。"), ("b", "法律顾问制度")]
 
 
 def test_model_round_trips_and_blanks_rows_without_the_quoted_phrase():
@@ -108,6 +134,13 @@ def test_atlas_has_one_cell_per_measure_and_column(hash_engine):
         (m["measure"], col["key"]) for m in result["measures"] for col in result["columns"]}
     for cell in result["cells"]:
         assert (cell["status"] == "absent") == (cell["passage_id"] is None)
+        if cell["passage_id"]:  # the evidence text starts with the cell's passage; at most two, one if weak
+            excerpts = cell["passages"]
+            assert excerpts[0]["passage_id"] == cell["passage_id"] and excerpts[0]["start"] == 0
+            assert len(excerpts) <= (2 if cell["status"] == "strong" else 1)
+            assert excerpts[-1]["end"] == len(cell["text"])
+    single = compute_atlas(hash_engine, ["法律顾问"], by="document", evidence=1).to_json()
+    assert all(len(c["passages"]) == 1 for c in single["cells"] if c["passage_id"])
     for m in result["measures"]:
         assert m["strong"] + m["weak"] + m["absent"] == 3
     by_year = compute_atlas(hash_engine, ["法律顾问"], by="year").to_json()
