@@ -124,8 +124,9 @@ class AtlasQuery(FilterParams):
     m: Annotated[list[QueryText], Field(min_length=1, max_length=MAX_MEASURES)] = Field(
         description="a measure as a user types it (a name or a short description); aliases after '|'; may repeat")
     by: Literal["document", "issuing_body", "region", "year"] = Field("document", description="the columns")
-    evidence: int = Field(2, ge=1, le=2, description="passages in a strong cell's evidence text at most: 1, or 2 "
-                                                     "(a second strong passage, preferably from another part)")
+    evidence: int = Field(1, ge=1, le=2, description="passages in a strong cell's evidence text: 1 (its best "
+                                                     "passage), or 2 (and a second strong one, preferably from "
+                                                     "another part of the report)")
 
 
 class BodyFilters(FilterParams):
@@ -356,9 +357,9 @@ class AtlasExcerpt(BaseModel):
 class AtlasCell(BaseModel):
     """Exactly one per measure × column; an absent cell has no passage.
 
-    `text` is the evidence: the best passage (`passage_id`) and, for a strong cell, a second strong passage
-    of the same document where there is one (preferably under another top-level heading), joined by ' … ';
-    `passages` locates each in `text`."""
+    `text` is the evidence: the best passage (`passage_id`); with `evidence=2`, for a strong cell, a second
+    strong passage of the same document follows where there is one (preferably under another top-level
+    heading), joined by ' … '. `passages` locates each in `text`."""
 
     measure: str
     column: str

@@ -128,7 +128,8 @@ def test_features_of_a_subset_equal_those_of_every_passage(hash_engine):
 
 
 def test_atlas_has_one_cell_per_measure_and_column(hash_engine):
-    result = compute_atlas(hash_engine, ["法律顾问", "天气预报火锅", "农民工|进城务工人员"], by="document").to_json()
+    result = compute_atlas(hash_engine, ["法律顾问", "天气预报火锅", "农民工|进城务工人员"], by="document",
+                           evidence=2).to_json()
     assert len(result["columns"]) == 3 and len(result["cells"]) == 9
     assert {(c["measure"], c["column"]) for c in result["cells"]} == {
         (m["measure"], col["key"]) for m in result["measures"] for col in result["columns"]}
@@ -139,7 +140,7 @@ def test_atlas_has_one_cell_per_measure_and_column(hash_engine):
             assert excerpts[0]["passage_id"] == cell["passage_id"] and excerpts[0]["start"] == 0
             assert len(excerpts) <= (2 if cell["status"] == "strong" else 1)
             assert excerpts[-1]["end"] == len(cell["text"])
-    single = compute_atlas(hash_engine, ["法律顾问"], by="document", evidence=1).to_json()
+    single = compute_atlas(hash_engine, ["法律顾问"], by="document").to_json()  # the default: one passage
     assert all(len(c["passages"]) == 1 for c in single["cells"] if c["passage_id"])
     for m in result["measures"]:
         assert m["strong"] + m["weak"] + m["absent"] == 3

@@ -68,13 +68,16 @@ def test_api_atlas_shape_and_validation(client):
     assert set(body["cells"][0]) >= {"measure", "column", "status", "passage_id", "text", "highlights", "score"}
     absent = [c for c in body["cells"] if c["status"] == "absent"]
     assert all(c["passage_id"] is None and c["text"] is None for c in absent)
-    for cell in body["cells"]:
+    # by default a cell's evidence is its one passage, as it is stored
+    assert all(len(c["passages"]) == 1 and c["text"] == client.get(f"/api/passages/{c['passage_id']}").get_json()["text"]
+               for c in body["cells"] if c["passage_id"])
+    two = client.get("/api/atlas", query_string={"m": "法律顾问", "evidence": 2}).get_json()
+    assert any(len(c["passages"]) == 2 for c in two["cells"] if c["passage_id"])
+    for cell in two["cells"]:
         if cell["passage_id"]:  # each excerpt of the evidence text is a passage of the cell's document
             assert cell["passages"][0]["passage_id"] == cell["passage_id"]
             assert all(client.get(f"/api/passages/{x['passage_id']}").get_json()["text"] == cell["text"][x["start"]:x["end"]]
                        for x in cell["passages"])
-    one = client.get("/api/atlas", query_string={"m": "法律顾问", "evidence": 1}).get_json()
-    assert all(len(c["passages"]) == 1 for c in one["cells"] if c["passage_id"])
     by_region = client.get("/api/atlas", query_string={"m": "法律顾问", "by": "region", "region": "广东省广州市"}).get_json()
     assert [c["key"] for c in by_region["columns"]] == ["广东省广州市"]
     for params in ({}, {"m": "x", "by": "city"}, {"m": "x", "colour": "red"}, {"m": "x", "year_from": "abc"},
