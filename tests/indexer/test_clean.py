@@ -24,3 +24,11 @@ def test_spam_words_inside_a_real_paragraph_are_kept():
     paragraph = "加强对福利彩票和体育彩票销售网点的监督检查，依法查处违规销售行为，" * 3
     assert not is_spam_line(paragraph)
     assert paragraph.strip() in clean_text("彩神8快3下載\n" + paragraph)
+
+
+def test_a_title_or_quotation_broken_over_lines_is_one_line_again():
+    page = "其他具有立法性质的文件。根据《\n中华人民共和国著作权法\n》第五条，不适用该法。\n\n他说过：“\n要搞马列主义，不要搞修正主义。”"
+    assert clean_text(page) == ("其他具有立法性质的文件。根据《中华人民共和国著作权法》第五条，不适用该法。\n\n"
+                                "他说过：“要搞马列主义，不要搞修正主义。”")
+    untouched = "一、总体情况\n《条例》施行以来，我局认真贯彻。"  # a line may start with 《, only 》 joins back
+    assert clean_text(untouched) == untouched

@@ -107,6 +107,17 @@ def test_split_long_cuts_at_sentence_ends_within_the_limit():
     assert all(b - a <= 50 and text[b - 1] == "。" for a, b in pieces)
 
 
+def test_a_sentence_longer_than_the_limit_is_cut_at_a_clause_and_never_after_an_opener():
+    clauses = "推进严格规范公正文明执法，" * 10 + "完善制度。"  # one sentence, 13-character clauses
+    pieces = split_long(0, len(clauses), clauses, limit=50)
+    assert "".join(clauses[a:b] for a, b in pieces) == clauses
+    assert all(b - a <= 50 for a, b in pieces) and all(clauses[b - 1] in "，。" for a, b in pieces)
+    no_commas = "甲" * 48 + "《" + "乙" * 30 + "》" + "丙" * 40 + "。"  # the limit falls right after 《
+    pieces = split_long(0, len(no_commas), no_commas, limit=49)
+    assert "".join(no_commas[a:b] for a, b in pieces) == no_commas
+    assert all(no_commas[b - 1] != "《" for a, b in pieces) and all(b - a <= 49 for a, b in pieces)
+
+
 def test_short_text_without_headings_is_one_passage():
     text = "依法成立的合同，受法律保护。\n\n依法成立的合同，仅对当事人具有法律约束力，但是法律另有规定的除外。\n"
     (p,) = parse_passages(text)
