@@ -27,6 +27,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", type=Path)
     p.add_argument("--quiet", action="store_true", help="print only the summary")
     p.add_argument("--prune", action="store_true", help="remove documents whose files are gone")
+    p.add_argument("--rebuild", action="store_true", help="clean and split unchanged documents again too (after "
+                   "an upgrade); only passages whose text changed are embedded")
 
     p = sub.add_parser("delete", help="remove documents from the index by id")
     p.add_argument("doc_ids", nargs="+")
@@ -97,7 +99,7 @@ def _index(args, settings: Settings) -> int:
     interactive = not args.quiet and sys.stderr.isatty()
     say = (lambda m: print(m, file=sys.stderr)) if interactive else (lambda _m: None)
     summary = index_paths(args.paths, settings, settings=settings, progress=say, prune=args.prune,
-                          show_progress=interactive)
+                          show_progress=interactive, rebuild=args.rebuild)
     print("\n".join(summary.lines()))
     return 0 if summary.documents else 1
 

@@ -131,6 +131,7 @@ EMBED_CHUNK = 128  # passages per encoder call (length-sorted), so the progress 
 def index_paths(
     paths: list[Path], index_dir: Path | IndexStorage | Settings, encoder: Encoder | None = None,
     settings: Settings | None = None, progress: Callable[[str], None] | None = None, prune: bool = False, show_progress: bool = False,
+    rebuild: bool = False,
 ) -> IndexSummary:
     """Add or update the documents under `paths` in the index at `index_dir`; others are kept.
 
@@ -138,6 +139,9 @@ def index_paths(
     run) are removed. Unchanged documents keep their vectors; a changed one re-embeds only passages
     whose text is new. A document found at another place (folder moved, file renamed) keeps its id and
     vectors and is reported as moved. A file or document that can't be read or built is a skip.
+
+    With `rebuild`, documents whose text did not change are cleaned and split again too (after an upgrade
+    changed how), keeping their ids; only passages whose text is new are embedded.
     """
     from tqdm import tqdm
 
@@ -167,7 +171,7 @@ def index_paths(
             except Exception as exc:  # noqa: BLE001 - one unreadable file is a skip, never the end of the run
                 summary.skipped.append(_printable(f"{display_path(path)}: could not be read ({type(exc).__name__}: {exc})"))
         say(f"{len(files)} files read")
-        docs, passages = _place_documents(raws, old_docs, old_passages, read_files, prune, summary)
+        docs, passages = _place_documents(raws, old_docs, old_passages, read_files, prune, summary, rebuild)
 
         if not (summary.added or summary.updated or summary.removed or summary.moved):
             summary.documents, summary.passages = len(docs), sum(len(v) for v in passages.values())
@@ -240,7 +244,7 @@ def list_documents(index_dir: Path | IndexStorage | Settings) -> list[DocumentRe
 
 def _place_documents(
     raws: list[RawDocument], old_docs: list[DocumentRecord], old_passages: list[PassageRecord],
-    read_files: set[str], prune: bool, summary: IndexSummary,
+    read_files: set[str], prune: bool, summary: IndexSummary, rebuild: bool = False,
 ) -> tuple[dict[str, DocumentRecord], dict[str, list[PassageRecord]]]:
     """The next version's documents: each read document matched to the one it was, duplicates judged
     against what survives the run.
@@ -303,7 +307,7 @@ def _place_documents(
             doc_id = raw.doc_id
             if doc_id in docs:  # the same key under another folder given to this or an earlier run
                 doc_id = doc_id_for(f"{raw.key}\x00{raw.source}")
-        placed = _build(dataclasses.replace(raw, doc_id=doc_id), digest, old, docs, passages, summary)
+        placed = _build(dataclasses.replace(raw, doc_id=doc_id), digest, old, docs, passages, summary, rebuild)
         if placed is not None:
             seen[digest] = placed
     return docs, passages
@@ -311,10 +315,11 @@ def _place_documents(
 
 def _build(
     raw: RawDocument, digest: str, old: DocumentRecord | None, docs: dict[str, DocumentRecord],
-    passages: dict[str, list[PassageRecord]], summary: IndexSummary,
+    passages: dict[str, list[PassageRecord]], summary: IndexSummary, rebuild: bool = False,
 ) -> DocumentRecord | None:
     """Build one document into the next version, recording what happened; any failure is a skip."""
-    if old is not None and old.content_hash == digest and old.source == raw.source:
+    same = old is not None and old.content_hash == digest and old.source == raw.source
+    if same and not rebuild:
         summary.unchanged.append(raw.source)
         return old
     try:
@@ -326,6 +331,9 @@ def _build(
     if not doc_passages:
         summary.skipped.append(_printable(f"{raw.source}: no indexable text after cleaning"))
         return None
+    if same and _same_build(old, passages.get(old.doc_id, []), doc, doc_passages):
+        summary.unchanged.append(raw.source)  # rebuilt to what it was
+        return old
     docs[doc.doc_id] = doc
     passages[doc.doc_id] = doc_passages
     if old is None:
@@ -333,9 +341,21 @@ def _build(
         return doc
     if old.source != raw.source:
         summary.moved.append(f"{old.source} → {raw.source}")
-    if old.content_hash != digest:
+    if old.content_hash != digest or same:  # same: rebuilt, and its cleaning or splitting changed
         summary.updated.append(raw.source)
     return doc
+
+
+def _same_build(old: DocumentRecord, old_passages: list[PassageRecord], doc: DocumentRecord,
+                doc_passages: list[PassageRecord]) -> bool:
+    """True when building a document again gave what the index holds (its text, metadata and passages)."""
+    def fields(d: DocumentRecord) -> tuple:
+        return (d.text, d.title, d.display_title, d.issuing_body, d.region, d.year, d.doc_type, d.script)
+
+    def spans(ps: list[PassageRecord]) -> list[tuple]:
+        return [(p.start, p.end, tuple(p.heading_path), p.kind, p.match_text) for p in ps]
+
+    return fields(old) == fields(doc) and spans(old_passages) == spans(doc_passages)
 
 
 def _check_storable(doc: DocumentRecord, doc_passages: list[PassageRecord]) -> None:

@@ -36,6 +36,24 @@ def test_second_run_embeds_nothing_and_publishes_nothing(tmp_path, corpus):
     assert len(second.unchanged) == 2 and second.version == "" and second.passages == first.passages
 
 
+def test_rebuild_splits_unchanged_documents_again_and_embeds_only_new_passages(tmp_path, corpus, monkeypatch):
+    from indexer import structure
+
+    enc = HashEncoder()
+    first = index_paths([corpus], tmp_path / "idx", encoder=enc)
+    ids = {d.source: d.doc_id for d in load_documents(current_version_dir(tmp_path / "idx"))}
+    split_long = structure.split_long
+    monkeypatch.setattr(structure, "split_long", lambda start, end, text, limit=0: split_long(start, end, text, 120))
+    assert index_paths([corpus], tmp_path / "idx", encoder=enc).version == ""  # an upgrade alone changes nothing
+    before = enc.encoded
+    rebuilt = index_paths([corpus], tmp_path / "idx", encoder=enc, rebuild=True)
+    assert len(rebuilt.updated) == 2 and rebuilt.passages > first.passages  # split again, finer
+    assert 0 < rebuilt.embedded == enc.encoded - before < rebuilt.passages  # short passages kept their vectors
+    assert {d.source: d.doc_id for d in load_documents(current_version_dir(tmp_path / "idx"))} == ids
+    again = index_paths([corpus], tmp_path / "idx", encoder=enc, rebuild=True)
+    assert len(again.unchanged) == 2 and again.version == ""  # rebuilt to what it is: nothing to publish
+
+
 def test_changed_document_reembeds_only_changed_passages(tmp_path, corpus):
     enc = HashEncoder()
     index_paths([corpus], tmp_path / "idx", encoder=enc)
