@@ -18,6 +18,7 @@ from core.model import Encoder, check_model
 from core.records import DocumentRecord, PassageRecord
 from core.settings import Settings
 from core.storage import IndexStorage, open_storage
+from core.storage.base import IndexChanges
 from core.textform import matching_form, tokenize
 
 from .clean import clean_text
@@ -147,7 +148,7 @@ def index_paths(
     summary = IndexSummary()
     with storage.writer_lock():
         encoder = encoder or Encoder.from_settings(settings or Settings())
-        old_docs, old_passages, old_vectors = _previous(storage, encoder)
+        old_docs = _previous(storage, encoder)
         files, errors = discover_keyed([Path(p) for p in paths])
         summary.skipped += [_printable(str(e)) for e in errors]
 
@@ -167,34 +168,45 @@ def index_paths(
             except Exception as exc:  # noqa: BLE001 - one unreadable file is a skip, never the end of the run
                 summary.skipped.append(_printable(f"{display_path(path)}: could not be read ({type(exc).__name__}: {exc})"))
         say(f"{len(files)} files read")
-        docs, passages = _place_documents(raws, old_docs, old_passages, read_files, prune, summary)
+        docs, passages = _place_documents(raws, old_docs, read_files, prune, summary)
 
         if not (summary.added or summary.updated or summary.removed or summary.moved):
-            summary.documents, summary.passages = len(docs), sum(len(v) for v in passages.values())
+            summary.documents = len(docs)
+            summary.passages = storage.manifest().passages if old_docs else 0
             summary.seconds = time.time() - started
             return summary
 
-        ordered_docs = sorted(docs.values(), key=lambda d: (d.name, d.doc_id))
-        all_passages = [p for d in ordered_docs for p in passages.get(d.doc_id, [])]
-        reusable = {p.match_text: i for i, p in enumerate(old_passages)}
-        vectors = np.zeros((len(all_passages), encoder.dim), np.float32)
+        # Only what changed is embedded and published: the built documents (new, changed, moved) and the
+        # removed ones; every other document stays where the published version has it.
+        built = sorted((docs[d] for d in passages), key=lambda d: (d.name, d.doc_id))
+        new_passages = [p for d in built for p in passages[d.doc_id]]
+        old_ids = {d.doc_id for d in old_docs}
+        removed = sorted(old_ids - set(docs))
+        reused_passages, reused_vectors = storage.document_vectors([d.doc_id for d in built if d.doc_id in old_ids]) \
+            if old_docs else ([], None)
+        reusable = {p.match_text: i for i, p in enumerate(reused_passages)}
+        vectors = np.zeros((len(new_passages), encoder.dim), np.float32)
         to_embed = []
-        for i, p in enumerate(all_passages):
+        for i, p in enumerate(new_passages):
             j = reusable.get(p.match_text)
             if j is not None:
-                vectors[i] = old_vectors[j]
+                vectors[i] = reused_vectors[j]
             else:
                 to_embed.append(i)
         say(f"embedding {len(to_embed)} passages")
-        to_embed.sort(key=lambda i: len(all_passages[i].match_text))  # similar lengths batch with little padding
+        to_embed.sort(key=lambda i: len(new_passages[i].match_text))  # similar lengths batch with little padding
         with tqdm(total=len(to_embed), desc="embedding", unit="passage", disable=not show_progress) as bar:
             for start in range(0, len(to_embed), EMBED_CHUNK):
                 chunk = to_embed[start : start + EMBED_CHUNK]
-                vectors[chunk] = encoder.encode_passages([all_passages[i].match_text for i in chunk])
+                vectors[chunk] = encoder.encode_passages([new_passages[i].match_text for i in chunk])
                 bar.update(len(chunk))
-        version = storage.publish(ordered_docs, all_passages, vectors, encoder.info)
+        if old_docs:
+            version = storage.publish_changes(IndexChanges(built, new_passages, vectors, removed), encoder.info)
+            version = storage.merge_if_due() or version
+        else:
+            version = storage.publish(built, new_passages, vectors, encoder.info)
         summary.embedded = len(to_embed)
-        summary.documents, summary.passages = len(ordered_docs), len(all_passages)
+        summary.documents, summary.passages = len(docs), storage.manifest().passages
         summary.version = version
     summary.seconds = time.time() - started
     return summary
@@ -216,20 +228,19 @@ def _printable(text: str) -> str:
 
 
 def delete_documents(index_dir: Path | IndexStorage | Settings, doc_ids: list[str]) -> list[str]:
-    """Remove documents by id (no model needed); returns the sources removed. Unknown ids raise KeyError."""
+    """Remove documents by id (no model needed); returns the sources removed. Unknown ids raise KeyError.
+
+    Only tombstones are written (a merge may follow when they pile up)."""
     storage = open_storage(index_dir)
     with storage.writer_lock():
         manifest = storage.manifest()
-        docs, passages, vectors = storage.load()
+        docs = storage.documents(with_text=False)
         known = {d.doc_id for d in docs}
         unknown = [d for d in doc_ids if d not in known]
         if unknown:
             raise KeyError(f"no document {', '.join(unknown)} in {storage.location}")
-        keep = [i for i, p in enumerate(passages) if p.doc_id not in doc_ids]
-        storage.publish(
-            [d for d in docs if d.doc_id not in doc_ids], [passages[i] for i in keep],
-            vectors[keep] if keep else np.zeros((0, manifest.model.dim), np.float32), manifest.model,
-        )
+        storage.publish_changes(IndexChanges(removed=sorted(set(doc_ids))), manifest.model)
+        storage.merge_if_due()
         return [d.source for d in docs if d.doc_id in doc_ids]
 
 
@@ -239,8 +250,7 @@ def list_documents(index_dir: Path | IndexStorage | Settings) -> list[DocumentRe
 
 
 def _place_documents(
-    raws: list[RawDocument], old_docs: list[DocumentRecord], old_passages: list[PassageRecord],
-    read_files: set[str], prune: bool, summary: IndexSummary,
+    raws: list[RawDocument], old_docs: list[DocumentRecord], read_files: set[str], prune: bool, summary: IndexSummary,
 ) -> tuple[dict[str, DocumentRecord], dict[str, list[PassageRecord]]]:
     """The next version's documents: each read document matched to the one it was, duplicates judged
     against what survives the run.
@@ -248,12 +258,11 @@ def _place_documents(
     A read document is the indexed one with the same source; else, when that one's file is gone, the one
     with its key's id (the corpus folder moved) or with its content (a file moved or renamed, a copy whose
     original was deleted). A match keeps its id and vectors; a move is reported as "old → new". Only
-    documents new to the index get a fresh id, from their key.
+    documents new to the index get a fresh id, from their key. The passages returned are those of the
+    documents built this run (new, changed, moved): the rest stay as published.
     """
     docs: dict[str, DocumentRecord] = {d.doc_id: d for d in old_docs}
     passages: dict[str, list[PassageRecord]] = {}
-    for p in old_passages:
-        passages.setdefault(p.doc_id, []).append(p)
     read_sources = {raw.source for raw in raws}
     gone = {d.doc_id for d in old_docs if _is_gone(d.source, read_files, read_sources)}
 
@@ -345,11 +354,11 @@ def _check_storable(doc: DocumentRecord, doc_passages: list[PassageRecord]) -> N
         value.encode("utf-8")
 
 
-def _previous(storage: IndexStorage, encoder: Encoder) -> tuple[list[DocumentRecord], list[PassageRecord], np.ndarray]:
-    """The published version's documents, passages and vectors (empty for a new index)."""
+def _previous(storage: IndexStorage, encoder: Encoder) -> list[DocumentRecord]:
+    """The published version's documents, without their texts (empty for a new index)."""
     try:
         manifest = storage.manifest()
     except IndexNotFoundError:
-        return [], [], np.zeros((0, encoder.dim), np.float32)
+        return []
     check_model(manifest.model, encoder.info, storage.location)
-    return storage.load()
+    return storage.documents(with_text=False)

@@ -211,10 +211,8 @@ def _char_postings(joined: str, starts: np.ndarray, n: int):
 
 
 def _read_passages(state, n: int) -> tuple[list[str], list[str], list[str]]:
-    conn = getattr(state, "conn", None)
-    if conn is not None:  # the embedded reader: one query
-        with state.lock:
-            rows = conn.execute("SELECT match_text, heading_path, kind FROM passages ORDER BY pos").fetchall()
+    if hasattr(state, "passage_rows"):  # the embedded reader: one scan of each segment
+        rows = state.passage_rows(["match_text", "heading_path", "kind"])
         texts = [r[0].lower() for r in rows]
         headings = [" ".join(fold(h) for h in json.loads(r[1])) for r in rows]
         return texts, headings, [r[2] for r in rows]
@@ -229,11 +227,10 @@ def _read_passages(state, n: int) -> tuple[list[str], list[str], list[str]]:
 
 def _read_vectors(state, n: int) -> np.ndarray | None:
     dense = getattr(state, "dense", None)
-    index = getattr(dense, "index", None)
-    if index is None or n == 0 or n > FULL_VECTORS_MAX:
+    if not hasattr(dense, "vectors") or n == 0 or n > FULL_VECTORS_MAX:
         return None
     try:
-        return np.ascontiguousarray(index.reconstruct_n(0, n), dtype=np.float32)
+        return np.ascontiguousarray(dense.vectors(), dtype=np.float32)
     except Exception:  # noqa: BLE001 - an index without a direct map: fall back to the sample
         return None
 
@@ -477,9 +474,8 @@ def _vocabulary(state) -> dict[str, list[str]]:
     if cached is not None:
         return cached
     lexical = getattr(state, "lexical", None)
-    bm25 = getattr(lexical, "bm25", None)
-    if bm25 is not None:
-        vocab = [w for w in bm25.vocab_dict if len(w) >= 3 and not w.isascii()]
+    if hasattr(lexical, "vocabulary"):  # the embedded reader's tokens
+        vocab = [w for w in lexical.vocabulary() if len(w) >= 3 and not w.isascii()]
     else:
         words = set()
         for text in passage_table(state).texts:

@@ -8,10 +8,14 @@ from pathlib import Path
 import numpy as np
 
 from ...model import ModelInfo
-from ...records import DocumentRecord, Manifest, PassageRecord
+from ...records import DOCUMENT_FIELDS, DocumentRecord, Manifest, PassageRecord
 from ...settings import Settings
 from .reader import EmbeddedReader
-from .store import current_version_dir, load_documents, load_passages, load_vectors, publish, read_manifest, writer_lock
+from ..base import IndexChanges
+from .store import (
+    current_version_dir, load_documents, load_passages, load_vectors, merge, publish, publish_changes, read_manifest,
+    writer_lock,
+)
 
 __all__ = ["EmbeddedReader", "EmbeddedStorage"]
 
@@ -50,12 +54,30 @@ class EmbeddedStorage:
         version_dir = self.version_dir()
         return load_documents(version_dir), load_passages(version_dir), load_vectors(version_dir)
 
-    def documents(self) -> list[DocumentRecord]:
-        return load_documents(self.version_dir())
+    def documents(self, with_text: bool = True) -> list[DocumentRecord]:
+        if with_text:
+            return load_documents(self.version_dir())
+        return [DocumentRecord(**{f: getattr(d, f) for f in DOCUMENT_FIELDS if f != "text"}, text="")
+                for d in self.open_reader().documents.values()]
+
+    def document_vectors(self, doc_ids: list[str]) -> tuple[list[PassageRecord], np.ndarray]:
+        reader = self.open_reader()
+        passages = [p for d in doc_ids for p in reader.document_passages(d)]
+        positions = [reader.passage_pos[p.passage_id] for p in passages]
+        vectors = np.stack([reader.vector_at(p) for p in positions]) if positions else \
+            np.zeros((0, reader.model.dim), np.float32)
+        return passages, vectors
 
     def publish(self, documents: list[DocumentRecord], passages: list[PassageRecord], vectors: np.ndarray,
                 model: ModelInfo) -> str:
         return publish(self.index_dir, documents, passages, vectors, model).name
+
+    def publish_changes(self, changes: IndexChanges, model: ModelInfo) -> str:
+        return publish_changes(self.index_dir, changes, model).name
+
+    def merge_if_due(self) -> str | None:
+        merged = merge(self.index_dir)
+        return merged.name if merged is not None else None
 
     def open_reader(self) -> EmbeddedReader:
         return EmbeddedReader(self.version_dir())

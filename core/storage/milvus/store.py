@@ -30,6 +30,7 @@ from ...records import (
     passage_from_row, passage_row,
 )
 from ...settings import Settings
+from ..base import IndexChanges
 from ...textform import to_simplified
 from .reader import MilvusReader
 
@@ -251,9 +252,36 @@ class MilvusStorage:
             vectors = np.zeros((0, manifest.model.dim), np.float32)
         return self.version_documents(manifest.version), passages, vectors
 
-    def documents(self) -> list[DocumentRecord]:
+    def documents(self, with_text: bool = True) -> list[DocumentRecord]:
         """The published version's documents."""
-        return self.version_documents(self.manifest().version)
+        return self.version_documents(self.manifest().version, with_text=with_text)
+
+    def document_vectors(self, doc_ids: list[str]) -> tuple[list[PassageRecord], np.ndarray]:
+        """Some documents' passages and vectors in the published version."""
+        manifest = self.manifest()
+        if not doc_ids:
+            return [], np.zeros((0, manifest.model.dim), np.float32)
+        expr = f"doc_id in [{', '.join(json.dumps(d, ensure_ascii=False) for d in doc_ids)}]"
+        passages, vectors = self.version_passages(manifest.version, with_vectors=True, filter_expr=expr)
+        return passages, vectors if vectors is not None else np.zeros((0, manifest.model.dim), np.float32)
+
+    def publish_changes(self, changes: IndexChanges, model: ModelInfo) -> str:
+        """Publish a change: the published rows with the changed documents' replaced and the removed ones left out."""
+        documents, passages, vectors = self.load()
+        known = {d.doc_id for d in documents}
+        unknown = [d for d in changes.removed if d not in known]
+        if unknown:
+            raise KeyError(f"no document {', '.join(unknown)} in {self.location}")
+        gone = set(changes.removed) | {d.doc_id for d in changes.documents}
+        keep = [i for i, p in enumerate(passages) if p.doc_id not in gone]
+        documents = [d for d in documents if d.doc_id not in gone] + list(changes.documents)
+        passages = [passages[i] for i in keep] + list(changes.passages)
+        vectors = np.concatenate([vectors[keep].reshape(-1, model.dim), np.asarray(changes.vectors, np.float32).reshape(-1, model.dim)])
+        return self.publish(sorted(documents, key=lambda d: (d.name, d.doc_id)), passages, vectors, model)
+
+    def merge_if_due(self) -> str | None:
+        """Nothing piles up here: every publish writes a whole version."""
+        return None
 
     def version_documents(self, version: str, with_text: bool = True) -> list[DocumentRecord]:
         """The version's documents (text joined from its chunks), in stored order."""
