@@ -278,7 +278,7 @@ def publish_changes(index_dir: Path, changes: IndexChanges, model: ModelInfo) ->
 
 # When to merge. Each segment costs every query one more FAISS search and one more postings look-up per
 # term; tombstoned passages still take their space and are skipped at query time.
-MAX_SEGMENTS = 8  # segments a version may list before the small ones (all but the base) become one
+MAX_SMALL_SEGMENTS = 8  # segments beside the base a version may list before they are merged into one
 MAX_DELETED_SHARE = 0.2  # tombstoned share of all passages above which everything is merged into a new base
 MAX_SMALL_SHARE = 0.5  # live passages outside the base, relative to the base's, above which the same
 IVF_REUSE_GROWTH = 2.0  # a merged base keeps the old base's trained IVF cells up to this many times its size
@@ -293,7 +293,7 @@ def merge_plan(refs: list[SegmentRef]) -> str | None:
     base, small = refs[0], sum(r.live_passages for r in refs[1:])
     if deleted > MAX_DELETED_SHARE * max(total, 1) or small > MAX_SMALL_SHARE * max(base.live_passages, 1):
         return "full"
-    if len(refs) > MAX_SEGMENTS:
+    if len(refs) - 1 > MAX_SMALL_SEGMENTS:
         return "small"
     return None
 
