@@ -442,3 +442,12 @@ def test_the_pipeline_publishes_only_what_changed(tmp_path):
     fresh = tmp_path / "fresh"
     index_paths([corpus], fresh, encoder=enc)
     assert_same_index(current(idx), current(fresh))
+    from search.engine import SearchEngine
+
+    a, b = SearchEngine(idx, encoder=enc), SearchEngine(fresh, encoder=enc)  # fusion, match levels, groups
+    for q in ("法律顾问", "行政执法案卷评查", "公平竞争审查", "依法行政", "法律顧問"):
+        for kwargs in ({}, {"mode": "bm25"}, {"per_doc": 1}, {"min_match": "any"}):
+            x, y = a.search(q, k=10, **kwargs), b.search(q, k=10, **kwargs)
+            assert [(h.passage_id, h.match, round(h.score, 6)) for h in x.hits] == \
+                [(h.passage_id, h.match, round(h.score, 6)) for h in y.hits]
+            assert x.total == y.total

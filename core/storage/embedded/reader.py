@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -120,6 +120,16 @@ class EmbeddedReader:
                 if g >= 0:
                     out[g] = tuple(row)[1:]
         return out
+
+    def passage_parts(self, columns: Sequence[str]) -> list[tuple[object, np.ndarray, Callable[[], list[tuple]]]]:
+        """Per segment: the segment (immutable, so a cache key that outlives versions), its local → global
+        positions (-1: deleted), and a function reading those columns of all its passages in local order."""
+        names = ", ".join(columns)
+
+        def reader(segment) -> Callable[[], list[tuple]]:
+            return lambda: [tuple(r) for r in segment.query(f"SELECT {names} FROM passages ORDER BY pos")]
+
+        return [(s, l2g, reader(s)) for s, l2g in zip(self.segments, self.layout.local_to_global)]
 
     def vector_at(self, pos: int) -> np.ndarray:
         return self.dense.vector(pos)
