@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 
 from ...model import ModelInfo
-from ...records import DOCUMENT_FIELDS, DocumentRecord, Manifest, PassageRecord
+from ...records import DocumentRecord, Manifest, PassageRecord
 from ...settings import Settings
 from .reader import EmbeddedReader
 from ..base import IndexChanges
 from .store import (
-    current_version_dir, load_documents, load_passages, load_vectors, merge, publish, publish_changes, read_manifest,
+    current_version_dir, live_documents, load_documents, load_passages, load_vectors, merge, publish, publish_changes, read_manifest,
     writer_lock,
 )
 
@@ -57,10 +57,11 @@ class EmbeddedStorage:
     def documents(self, with_text: bool = True) -> list[DocumentRecord]:
         if with_text:
             return load_documents(self.version_dir())
-        return [DocumentRecord(**{f: getattr(d, f) for f in DOCUMENT_FIELDS if f != "text"}, text="")
-                for d in self.open_reader().documents.values()]
+        return live_documents(self.version_dir())
 
     def document_vectors(self, doc_ids: list[str]) -> tuple[list[PassageRecord], np.ndarray]:
+        if not doc_ids:  # nothing changed that was indexed before: no need to load the dense indexes
+            return [], np.zeros((0, self.manifest().model.dim), np.float32)
         reader = self.open_reader()
         passages = [p for d in doc_ids for p in reader.document_passages(d)]
         positions = [reader.passage_pos[p.passage_id] for p in passages]

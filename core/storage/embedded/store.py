@@ -135,6 +135,19 @@ def load_documents(version_dir: Path) -> list[DocumentRecord]:
     return _reader(version_dir).full_documents()
 
 
+def live_documents(version_dir: Path) -> list[DocumentRecord]:
+    """A version's live documents without their texts, read from SQLite alone (no index is loaded)."""
+    refs = segment_refs(read_manifest(version_dir))
+    places = [(version_dir.parent.parent / SEGMENTS / r.name, set(r.deleted)) for r in refs] or [(version_dir, set())]
+    columns = ", ".join("'' AS text" if f == "text" else f for f in DOCUMENT_FIELDS)
+    out = []
+    for folder, deleted in places:
+        with connect(folder) as conn:
+            out += [document_from_row(r) for r in conn.execute(f"SELECT {columns} FROM documents")
+                    if r["doc_id"] not in deleted]
+    return sorted(out, key=lambda d: (d.name, d.doc_id))
+
+
 def load_passages(version_dir: Path) -> list[PassageRecord]:
     """All live passages of a version, in position order."""
     rows = _reader(version_dir).passage_rows(PASSAGE_FIELDS)
