@@ -361,8 +361,8 @@ def main() -> None:
         fused_before = timed(lambda q: before.search(q), queries)
         recall_before = recall10(before._state.dense.parts[0], qv, exact)
         before_dense = store.read_manifest(before_dir / "versions" / version.name).dense
-        print("| at %s passages | before (float32 IVF cells, dict/list of every passage, texts and bm25s in RAM) "
-              "| after (%s IVF cells, arrays and SQLite lookups, texts on disk, bm25s memory-mapped) |"
+        print("| at %s passages | before (float32 IVF cells, dict/list of every passage, texts and BM25 arrays in RAM) "
+              "| after (%s IVF cells, arrays and SQLite lookups, texts on disk, postings memory-mapped) |"
               % (f"{n:,}", manifest.dense.get("codec", "flat")))
         print("|---|---|---|")
         print(f"| RSS of a serving process, model excluded | {memory['before'][0]:.0f} MB = "
@@ -371,7 +371,7 @@ def main() -> None:
         print(f"| recall@10 vs exact float32 (default nprobe) | {recall_before:.3f} | {recall_after:.3f} |")
         print(f"| fused p50 / p95 ms, without encoding | {pcts(fused_before)} | {pcts(fused_after)} |")
         print(f"| FAISS build s | {before_seconds:.0f} | {parts.get('FAISS', 0):.0f} |\n")
-        del before
+        before = None  # its reader is not needed for the change timings
         timing = incremental(index_dir, engine, encoder, docs, passages, vectors, queries, Path(tmp) / "rebuilt",
                              full_publish_s=build_seconds, merge=args.merge)
         print(f"scale passages={n} ram_bytes_per_passage={loaded * 2**20 / n:.0f} recall10={recall_after:.3f} "

@@ -19,7 +19,6 @@ from core.records import DocumentRecord, Manifest, PassageRecord, document_row, 
 from core.storage.base import IndexChanges
 from core.storage.embedded import store
 from core.storage.embedded.reader import EmbeddedReader
-from core.storage.embedded.segments import open_segment
 from tests.conftest import ROOT
 
 DIM = 16
