@@ -306,3 +306,78 @@ def test_a_publish_writes_only_the_changed_documents_rows_and_readers_never_see_
     delete_documents(storage, [docs[SEEDS["bureau_2022"]]])
     assert not [r for m, c, rows in written if m == "insert" and c != storage.meta_collection for r in rows]
     assert docs[SEEDS["bureau_2022"]] not in storage.open_reader().documents
+
+
+def old_layout(storage, documents, passages, vectors, model) -> str:
+    """An index as the Milvus backend wrote it before generations: collections per version, keyed by passage
+    id and by doc_id#chunk, and a meta row without a generation."""
+    import json as _json
+    import time as _time
+
+    from pymilvus import DataType, Function, FunctionType, MilvusClient
+
+    from core.records import Manifest, document_row, passage_row
+    from core.storage.milvus.store import ANALYZER, BM25_PARAMS, PLACEHOLDER, year_number
+
+    version = "v20250101_000000_abcdef"
+    name = f"{storage.name}_{version}"
+    schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+    schema.add_field("passage_id", DataType.VARCHAR, is_primary=True, max_length=256)
+    schema.add_field("doc_id", DataType.VARCHAR, max_length=128)
+    for field in ("ordinal", "start", "end", "year"):
+        schema.add_field(field, DataType.INT64)
+    for field, length in (("kind", 32), ("heading_path", 8192), ("text", 65535), ("match_text", 65535),
+                          ("issuing_body", 512), ("region", 512), ("doc_type", 512), ("script", 512)):
+        schema.add_field(field, DataType.VARCHAR, max_length=length)
+    schema.add_field("tokens", DataType.VARCHAR, max_length=65535, enable_analyzer=True, analyzer_params=ANALYZER,
+                     enable_match=True)
+    schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=model.dim)
+    schema.add_function(Function(name="tokens_bm25", function_type=FunctionType.BM25, input_field_names=["tokens"],
+                                 output_field_names=["sparse"]))
+    index = storage.client.prepare_index_params()
+    index.add_index(field_name="vector", index_type="FLAT", metric_type="IP")
+    index.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25", params=BM25_PARAMS)
+    storage.client.create_collection(name, schema=schema, index_params=index)
+    by_id = {d.doc_id: d for d in documents}
+    storage.client.insert(name, [{**passage_row(p), "vector": v.tolist(), "issuing_body": by_id[p.doc_id].issuing_body,
+                                  "region": by_id[p.doc_id].region, "doc_type": by_id[p.doc_id].doc_type,
+                                  "script": by_id[p.doc_id].script, "year": year_number(by_id[p.doc_id].year)}
+                                 for p, v in zip(passages, vectors)])
+    storage._create_placeholder(f"{name}_docs", {"doc_id": 200, "chunk": 0, "record": 65535, "text": 65535})
+    storage.client.insert(f"{name}_docs", [{"doc_id": f"{d.doc_id}#0", "chunk": 0, "text": d.text,
+                                            "record": _json.dumps(document_row(d, with_text=False), ensure_ascii=False),
+                                            "placeholder": PLACEHOLDER} for d in documents])
+    for collection in (name, f"{name}_docs"):
+        storage.client.flush(collection)
+    storage._switch(Manifest(version=version, model=model, documents=len(documents), passages=len(passages),
+                             created=_time.time(), backend="milvus", format=2))
+    return version
+
+
+def test_an_index_written_before_generations_opens_and_migrates_without_embedding(tmp_path):
+    corpus = copy_seeds(tmp_path / "corpus", "gz_ict_2019", "jm_ict_2024")
+    encoder = HashEncoder()
+    index_paths([corpus], tmp_path / "embedded", encoder=encoder)
+    embedded = open_storage(tmp_path / "embedded")
+    documents, passages, vectors = embedded.load()
+    storage = milvus_storage(str(tmp_path / "old.db"), "old")
+    version = old_layout(storage, documents, passages, vectors, embedded.manifest().model)
+    old = SearchEngine(storage, encoder=encoder)
+    reference = SearchEngine(tmp_path / "embedded", encoder=encoder)
+    assert old.health()["version"] == version
+    assert [h.passage_id for h in old.search("法律顾问", k=5, mode="dense").hits] == \
+        [h.passage_id for h in reference.search("法律顾问", k=5, mode="dense").hits]
+    import shutil
+
+    shutil.copy(DATA / SEEDS["bureau_2022"], corpus)
+    before = encoder.encoded
+    summary = index_paths([corpus], storage, encoder=encoder)
+    assert summary.added and storage.manifest().generation == 1
+    assert encoder.encoded - before == summary.embedded == len(storage.open_reader().document_passages(
+        next(d.doc_id for d in list_documents(storage) if d.name == SEEDS["bureau_2022"])))  # only the new report
+    assert len(list_documents(storage)) == 3 and f"old_{version}" in storage.client.list_collections()  # kept
+    index_paths([corpus / SEEDS["gz_ict_2019"]], storage, encoder=encoder)  # nothing changed: no publish
+    delete_documents(storage, [next(d.doc_id for d in list_documents(storage) if d.name == SEEDS["gz_ict_2019"])])
+    assert f"old_{version}" not in storage.client.list_collections()  # no kept version reads it any more
+    assert len(list_documents(storage)) == 2
