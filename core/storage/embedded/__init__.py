@@ -1,4 +1,5 @@
-"""The embedded backend: an index folder of immutable versions (SQLite + FAISS + bm25s) behind CURRENT."""
+"""The embedded backend: an index folder of immutable segments (SQLite, FAISS, postings), versions that list
+them with tombstones, and CURRENT."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ __all__ = ["EmbeddedReader", "EmbeddedStorage"]
 
 
 class EmbeddedStorage:
-    """An index folder: immutable versions of SQLite, FAISS and bm25s behind an atomically swapped CURRENT."""
+    """An index folder: versions of immutable segments behind an atomically swapped CURRENT; a change writes one
+    small segment or tombstones."""
 
     refresh_interval = 0.0  # reading CURRENT is one small file read: check on every request
 
