@@ -17,13 +17,18 @@ What it does, so the figures can be read right:
   same trained centroids, read by a process that rebuilds the old reader's structures (a dict of every
   passage id, a list of every passage's doc id, every document's text, bm25s loaded into RAM). For both:
   RSS of a fresh serving process after 50 queries, recall@10 and fused p50. The last line reads
-  `scale passages=… ram_bytes_per_passage=… recall10=… fused_p50_ms=… add_one_s=… delete_one_s=…`
-  (add/delete: `missing` until incremental publishing exists).
+  `scale passages=… ram_bytes_per_passage=… recall10=… fused_p50_ms=… add_one_s=… delete_one_s=…`.
+- Incremental publishing (issue 17): at the built size, one work report is added again under a new id (its
+  passages encoded by the real model) and another is deleted; each is timed from the start of the change
+  until the serving engine's next search reflects it (encode, publish, open the new version, first search).
+  The result is then compared with a full rebuild of the same documents and vectors: positions, BM25 top 10
+  and scores, and dense top-10 overlap (the rebuild trains IVF cells of its own). `--merge` also times a full
+  merge into a new base.
 
 Never asserts. Needs ../shared and ~12 GB of memory at 1M passages.
 
     python benchmarks/scale.py [--passages 1000000] [--sample 4000] [--queries 200] [--shared ../shared]
-        [--documents N] [--sample-vectors FILE.npy] [--exact-max N]
+        [--documents N] [--sample-vectors FILE.npy] [--exact-max N] [--merge]
 """
 
 from __future__ import annotations
@@ -125,20 +130,18 @@ def synthetic_vectors(sample_vectors: np.ndarray, n: int) -> np.ndarray:
 
 def legacy_state(reader) -> None:
     """Give a loaded EmbeddedReader the structures the reader held before issue 17, to measure "before":
-    a dict of every passage id, a list of a million doc-id strings, every document's text, bm25s in RAM."""
-    import bm25s
-
-    from core.records import document_from_row
-
-    rows = reader.conn.execute("SELECT pos, passage_id, doc_id FROM passages ORDER BY pos").fetchall()
-    reader.passage_pos = {r["passage_id"]: r["pos"] for r in rows}
-    reader.doc_of_pos = [r["doc_id"] for r in rows]
-    reader.documents = {r["doc_id"]: document_from_row(r) for r in reader.conn.execute("SELECT * FROM documents")}
+    a dict of every passage id, a list of a million doc-id strings, every document's text, the BM25 arrays
+    in RAM (bm25s was loaded without mmap; here the segments' postings are read into memory instead)."""
+    rows = reader.passage_rows(["passage_id", "doc_id"])
+    reader.passage_pos = {r[0]: pos for pos, r in enumerate(rows)}
+    reader.doc_of_pos = [r[1] for r in rows]
+    reader.documents = {d.doc_id: d for d in reader.full_documents()}
     order = {doc_id: i for i, doc_id in enumerate(reader.documents)}
     reader.doc_index = np.array([order[d] for d in reader.doc_of_pos], dtype=np.int64)
     reader.doc_list = list(reader.documents.values())
-    if reader.lexical.bm25 is not None:
-        reader.lexical.bm25 = bm25s.BM25.load(str(reader.dir / "bm25"), mmap=False, load_corpus=False)
+    for postings in getattr(reader.lexical, "postings", []):
+        for name in ("indptr", "indices", "tf", "lengths"):
+            setattr(postings, name, np.array(getattr(postings, name)))
 
 
 def engine_memory(index_dir: Path, queries: list[str], legacy: bool = False) -> tuple[float, float]:
@@ -156,7 +159,7 @@ def engine_memory(index_dir: Path, queries: list[str], legacy: bool = False) -> 
         "rng = np.random.default_rng(0)\n"
         "for q in json.loads(%r):\n"
         "    e.search(q, mode='bm25')\n"
-        "    v = rng.normal(size=e._state.dense.index.d).astype(np.float32); e._state.dense.top(v / np.linalg.norm(v), 10)\n"
+        "    v = rng.normal(size=e._state.dense.dim).astype(np.float32); e._state.dense.top(v / np.linalg.norm(v), 10)\n"
         "st = {l.split(':')[0]: int(l.split()[1]) for l in open('/proc/self/status') if l.startswith(('VmRSS', 'RssAnon', 'RssFile'))}\n"
         "print(st['RssAnon'] / 1024, st['RssFile'] / 1024, st['VmRSS'] / 1024, loaded)\n"
     ) % (str(ROOT), str(ROOT / "benchmarks"), str(index_dir), legacy, json.dumps(queries, ensure_ascii=False))
@@ -173,13 +176,16 @@ def before_copy(version: Path, vectors: np.ndarray, dim: int, index_dir: Path) -
 
     import faiss
 
-    target = index_dir / "versions" / version.name
-    shutil.copytree(version, target, copy_function=os.link)
+    shutil.copytree(version, index_dir / "versions" / version.name, copy_function=os.link)
     (index_dir / store.CURRENT).write_text(version.name + "\n", encoding="utf-8")
-    manifest = json.loads((version / "manifest.json").read_text(encoding="utf-8"))
+    (segment,) = store.segment_refs(store.read_manifest(version))  # a fresh build is one segment
+    source = version.parent.parent / "segments" / segment.name
+    target = index_dir / "segments" / segment.name
+    shutil.copytree(source, target, copy_function=os.link)
+    manifest = json.loads((source / "manifest.json").read_text(encoding="utf-8"))
     if manifest.get("dense", {}).get("type") != "ivf":
         return 0.0
-    after = faiss.read_index(str(version / "dense.faiss"))
+    after = faiss.read_index(str(source / "dense.faiss"))
     t = time.perf_counter()  # the same cells (k-means is not run again), float32 in them, nprobe tuned on it
     quantizer = faiss.downcast_index(after.quantizer)
     index = store.ivf_index(quantizer, dim, after.nlist, "flat")
@@ -192,6 +198,10 @@ def before_copy(version: Path, vectors: np.ndarray, dim: int, index_dir: Path) -
     (target / "manifest.json").unlink()
     manifest["dense"] = info
     (target / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+    version_manifest = json.loads((version / "manifest.json").read_text(encoding="utf-8"))
+    (index_dir / "versions" / version.name / "manifest.json").unlink()
+    (index_dir / "versions" / version.name / "manifest.json").write_text(
+        json.dumps({**version_manifest, "dense": info}, ensure_ascii=False, indent=1), encoding="utf-8")
     return time.perf_counter() - t
 
 
@@ -233,6 +243,7 @@ def main() -> None:
     parser.add_argument("--documents", type=int, default=0, help="read only this many documents per corpus")
     parser.add_argument("--index", type=Path, default=None, help="where to build (default: a temporary folder)")
     parser.add_argument("--exact-max", type=int, default=None, help="passages searched exactly (default: the product's)")
+    parser.add_argument("--merge", action="store_true", help="also time a full merge after the add and delete")
     parser.add_argument("--sample-vectors", type=Path, default=None,
                         help=".npy of real passage vectors to use instead of embedding --sample passages")
     args = parser.parse_args()
@@ -246,6 +257,7 @@ def main() -> None:
     unique = len(passages)
     read_seconds = time.perf_counter() - started
     docs, passages = repeated(docs, passages, args.passages)
+    docs, passages, _ = store.ordered(docs, passages, np.zeros((len(passages), 0), np.float32))  # position order
     print(f"{unique:,} distinct passages from {len(CORPORA)} corpora (pipeline: {read_seconds:.0f}s, "
           f"{unique / read_seconds:.0f} passages/s on {os.cpu_count()} processes); repeated to "
           f"{len(passages):,} passages in {len(docs):,} documents")
@@ -288,12 +300,12 @@ def main() -> None:
         version = store.publish(index_dir, docs, passages, vectors, encoder.info)
         build_seconds = time.perf_counter() - t
         manifest = store.read_manifest(version)
-        disk = sum(f.stat().st_size for f in version.rglob("*") if f.is_file())
+        disk = sum(f.stat().st_size for f in index_dir.rglob("*") if f.is_file())  # the version and its segment
         n = len(passages)
         print(f"build (publish of {n:,} passages): {build_seconds:.0f}s in all; "
               + ", ".join(f"{k} {v:.0f}s" for k, v in parts.items())
               + f", SQLite and the rest {build_seconds - sum(parts.values()):.0f}s; dense index {manifest.dense}")
-        del docs, passages  # the float32 vectors stay: exact search for recall, and the "before" index
+        # docs, passages and the float32 vectors stay: exact search for recall, the "before" index, the rebuild
 
         queries = [q["query"] for q in load_jsonl(args.shared / "eval" / "stard-train.jsonl")][: args.queries]
         encode_times, query_vectors = [], {}
@@ -329,7 +341,7 @@ def main() -> None:
         engine._query_cache.clear()
         print(f"| fused, with query encoding | {pcts(timed(lambda q: engine.search(q), queries))} |\n")
 
-        dense = engine._state.dense
+        dense = engine._state.dense.parts[0]  # the one segment of a fresh build
         recall_after = recall10(dense, qv, exact)
         if dense.approximate:
             print(f"| IVF-{manifest.dense.get('codec', 'flat')} nprobe (nlist {dense.index.nlist}) | recall@10 vs exact "
@@ -347,10 +359,10 @@ def main() -> None:
         legacy_state(before._state)
         before.search(queries[0])
         fused_before = timed(lambda q: before.search(q), queries)
-        recall_before = recall10(before._state.dense, qv, exact)
+        recall_before = recall10(before._state.dense.parts[0], qv, exact)
         before_dense = store.read_manifest(before_dir / "versions" / version.name).dense
-        print("| at %s passages | before (float32 IVF cells, dict/list of every passage, texts and bm25s in RAM) "
-              "| after (%s IVF cells, arrays and SQLite lookups, texts on disk, bm25s memory-mapped) |"
+        print("| at %s passages | before (float32 IVF cells, dict/list of every passage, texts and BM25 arrays in RAM) "
+              "| after (%s IVF cells, arrays and SQLite lookups, texts on disk, postings memory-mapped) |"
               % (f"{n:,}", manifest.dense.get("codec", "flat")))
         print("|---|---|---|")
         print(f"| RSS of a serving process, model excluded | {memory['before'][0]:.0f} MB = "
@@ -359,8 +371,110 @@ def main() -> None:
         print(f"| recall@10 vs exact float32 (default nprobe) | {recall_before:.3f} | {recall_after:.3f} |")
         print(f"| fused p50 / p95 ms, without encoding | {pcts(fused_before)} | {pcts(fused_after)} |")
         print(f"| FAISS build s | {before_seconds:.0f} | {parts.get('FAISS', 0):.0f} |\n")
+        before = None  # its reader is not needed for the change timings
+        timing = incremental(index_dir, engine, encoder, docs, passages, vectors, queries, Path(tmp) / "rebuilt",
+                             full_publish_s=build_seconds, merge=args.merge)
         print(f"scale passages={n} ram_bytes_per_passage={loaded * 2**20 / n:.0f} recall10={recall_after:.3f} "
-              f"fused_p50_ms={1000 * statistics.median(fused_after):.1f} add_one_s=missing delete_one_s=missing")
+              f"fused_p50_ms={1000 * statistics.median(fused_after):.1f} add_one_s={timing['add']:.2f} "
+              f"delete_one_s={timing['delete']:.2f}")
+
+
+PROBE = "增量发布探针甲乙丙丁"  # a phrase no corpus passage has: the added report's first passage carries it
+
+
+def added_report(docs: list, passages: list) -> tuple:
+    """A work report from the corpora under a new id and name, its first passage carrying PROBE."""
+    from core.textform import tokenize
+
+    source = next(d for d in docs if d.source.startswith("cn-work-reports") and "~" not in d.doc_id)
+    doc_id = "added-report"
+    own = [p for p in passages if p.doc_id == source.doc_id]
+    doc = replace(source, doc_id=doc_id, name=f"{source.name}-added", source=f"{source.source}-added",
+                  content_hash="added", n_passages=len(own))
+    added = [replace(p, doc_id=doc_id, passage_id=f"{doc_id}-{p.ordinal:04d}") for p in own]
+    first = matching_form(PROBE)
+    added[0] = replace(added[0], text=added[0].text + PROBE, match_text=added[0].match_text + first,
+                       tokens=added[0].tokens + tokenize(first))
+    return doc, added
+
+
+def incremental(index_dir: Path, engine, encoder, docs: list, passages: list, vectors: np.ndarray,
+                queries: list[str], rebuilt_dir: Path, full_publish_s: float, merge: bool = False) -> dict:
+    """Add one report, then delete another, each timed until the serving engine's next search reflects it;
+    then the results against a full rebuild of the same documents (BM25 exactly, dense top-10 overlap)."""
+    from core.storage.base import IndexChanges
+    from core.storage.embedded import EmbeddedStorage
+
+    storage = EmbeddedStorage(index_dir)
+    doc, added = added_report(docs, passages)
+    reports = [d for d in docs if d.source.startswith("cn-work-reports") and "~" not in d.doc_id]
+    victim = reports[1]  # another report than the one added again
+
+    t0 = time.perf_counter()
+    added_vectors = encoder.encode_passages([p.match_text for p in added])
+    t_encode = time.perf_counter() - t0
+    with storage.writer_lock():
+        storage.publish_changes(IndexChanges([doc], added, added_vectors, []), encoder.info)
+    t_publish = time.perf_counter() - t0 - t_encode
+    engine.refresh()
+    t_open = time.perf_counter() - t0 - t_encode - t_publish
+    hits = engine.search(PROBE, k=3, mode="bm25", min_match="any").hits
+    add_s = time.perf_counter() - t0
+    assert hits and hits[0].doc_id == doc.doc_id, "the added report is not found"
+    print(f"add one report ({len(added)} passages): {add_s:.2f}s until the serving engine finds it = encode "
+          f"{t_encode:.2f}s + publish {t_publish:.2f}s + open the new version {t_open:.2f}s + first search "
+          f"{add_s - t_encode - t_publish - t_open:.2f}s (full publish of the same index: {full_publish_s:.0f}s)")
+
+    victim_passage = next(p for p in passages if p.doc_id == victim.doc_id)
+    t0 = time.perf_counter()
+    with storage.writer_lock():
+        storage.publish_changes(IndexChanges(removed=[victim.doc_id]), encoder.info)
+    t_publish = time.perf_counter() - t0
+    engine.refresh()
+    hits = engine.search(victim_passage.text[:40], k=10, mode="bm25", min_match="any").hits
+    delete_s = time.perf_counter() - t0
+    assert victim.doc_id not in engine._state.documents and all(h.doc_id != victim.doc_id for h in hits)
+    print(f"delete one report ({victim.n_passages} passages): {delete_s:.2f}s until the serving engine no longer "
+          f"finds it (publish {t_publish:.2f}s)")
+    from core.storage.embedded import segments as segment_cache
+    from core.storage.embedded.reader import EmbeddedReader
+
+    t0 = time.perf_counter()
+    segment_cache._OPEN.clear()  # as a process that has nothing open yet
+    cold = EmbeddedReader(store.current_version_dir(index_dir))
+    print(f"a process opening the version cold: {time.perf_counter() - t0:.1f}s; segments "
+          f"{[s.size for s in cold.segments]}")
+
+    keep = [i for i, p in enumerate(passages) if p.doc_id != victim.doc_id]
+    t0 = time.perf_counter()
+    store.publish(rebuilt_dir, [d for d in docs if d.doc_id != victim.doc_id] + [doc],
+                  [passages[i] for i in keep] + added, np.concatenate([vectors[keep], added_vectors]), encoder.info)
+    rebuild_s = time.perf_counter() - t0
+    rebuilt = EmbeddedReader(store.current_version_dir(rebuilt_dir))
+    live = engine._state
+    same_ids = list(live.doc_of_pos) == list(rebuilt.doc_of_pos)
+    from core.filters import Filters as F
+    from core.textform import tokenize_query
+
+    lexical_same = score_diff = 0.0
+    dense_overlap = []
+    for q in queries:
+        tokens = tokenize_query(matching_form(q.strip()))
+        a, b = live.lexical_top(tokens, 10, F(), None), rebuilt.lexical_top(tokens, 10, F(), None)
+        lexical_same += a == b
+        score_diff = max(score_diff, float(np.abs(live.lexical.scores(tokens) - rebuilt.lexical.scores(tokens)).max()))
+        v = engine._encoder.encode_queries([matching_form(q.strip())])[0]
+        x, y = live.dense_top(v, 10, F(), None), rebuilt.dense_top(v, 10, F(), None)
+        dense_overlap.append(len(set(x) & set(y)) / 10)
+    print(f"after the add and the delete, against a full rebuild ({rebuild_s:.0f}s): positions the same: {same_ids}; "
+          f"BM25 top 10 the same for {lexical_same / len(queries):.1%} of {len(queries)} queries, largest score "
+          f"difference {score_diff:.2g}; dense top-10 overlap {np.mean(dense_overlap):.3f} (the rebuild trains "
+          f"its own IVF cells)")
+    if merge:
+        t0 = time.perf_counter()
+        store.merge(index_dir, "full")
+        print(f"full merge into a new base (trained IVF cells kept): {time.perf_counter() - t0:.0f}s")
+    return {"add": add_s, "delete": delete_s}
 
 
 def exact_top10(qv: np.ndarray, vectors: np.ndarray) -> np.ndarray:

@@ -8,7 +8,8 @@ from typing import Any, Mapping
 
 from .model import ModelInfo
 
-FORMAT_VERSION = 2  # what a version's rows look like; readers refuse nothing older (no migration yet needed)
+FORMAT_VERSION = 3  # 3: a version lists segments with tombstones; 2 (one folder of SQLite, FAISS, bm25s) still
+# opens, and the first publish after it turns that folder into a segment without embedding anything again
 KEEP_VERSIONS = 2  # published versions kept: the current one and the one before it, for readers still holding it
 
 
@@ -96,12 +97,19 @@ class Manifest:
     backend: str = "embedded"
     format: int = FORMAT_VERSION
     dense: dict = field(default_factory=dict)  # the dense index's kind and tuning (e.g. IVF nlist, nprobe)
+    segments: list = field(default_factory=list)  # the embedded backend's segments (SegmentRef JSON), in order
+    generation: int = 0  # the Milvus backend's published generation (rows added ≤ it, not deleted by it)
 
     def to_json(self) -> dict:
         """The JSON form written beside a version."""
-        return {"version": self.version, "model": self.model.to_json(), "documents": self.documents,
-                "passages": self.passages, "created": self.created, "backend": self.backend,
-                "format": self.format, "dense": dict(self.dense)}
+        out = {"version": self.version, "model": self.model.to_json(), "documents": self.documents,
+               "passages": self.passages, "created": self.created, "backend": self.backend,
+               "format": self.format, "dense": dict(self.dense)}
+        if self.segments:
+            out["segments"] = list(self.segments)
+        if self.generation:
+            out["generation"] = self.generation
+        return out
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "Manifest":
@@ -109,6 +117,7 @@ class Manifest:
         return cls(
             version=data["version"], model=ModelInfo.from_json(data["model"]), documents=int(data["documents"]),
             passages=int(data["passages"]), created=float(data.get("created", 0.0)),
-            backend=data.get("backend", "embedded"), format=int(data.get("format", FORMAT_VERSION)),
-            dense=dict(data.get("dense", {})),
+            backend=data.get("backend", "embedded"), format=int(data.get("format", 2)),
+            dense=dict(data.get("dense", {})), segments=list(data.get("segments", [])),
+            generation=int(data.get("generation", 0)),
         )

@@ -18,6 +18,7 @@ from core.model import Encoder, check_model
 from core.records import DocumentRecord, PassageRecord
 from core.settings import Settings
 from core.storage import IndexStorage, open_storage
+from core.storage.base import IndexChanges
 from core.textform import matching_form, tokenize
 
 from .clean import clean_text
@@ -151,7 +152,7 @@ def index_paths(
     summary = IndexSummary()
     with storage.writer_lock():
         encoder = encoder or Encoder.from_settings(settings or Settings())
-        old_docs, old_passages, old_vectors = _previous(storage, encoder)
+        old_docs = _previous(storage, encoder)
         files, errors = discover_keyed([Path(p) for p in paths])
         summary.skipped += [_printable(str(e)) for e in errors]
 
@@ -171,34 +172,46 @@ def index_paths(
             except Exception as exc:  # noqa: BLE001 - one unreadable file is a skip, never the end of the run
                 summary.skipped.append(_printable(f"{display_path(path)}: could not be read ({type(exc).__name__}: {exc})"))
         say(f"{len(files)} files read")
-        docs, passages = _place_documents(raws, old_docs, old_passages, read_files, prune, summary, rebuild)
+        indexed_passages = (lambda doc_id: storage.document_vectors([doc_id])[0]) if rebuild else None
+        docs, passages = _place_documents(raws, old_docs, read_files, prune, summary, indexed_passages)
 
         if not (summary.added or summary.updated or summary.removed or summary.moved):
-            summary.documents, summary.passages = len(docs), sum(len(v) for v in passages.values())
+            summary.documents = len(docs)
+            summary.passages = storage.manifest().passages if old_docs else 0
             summary.seconds = time.time() - started
             return summary
 
-        ordered_docs = sorted(docs.values(), key=lambda d: (d.name, d.doc_id))
-        all_passages = [p for d in ordered_docs for p in passages.get(d.doc_id, [])]
-        reusable = {p.match_text: i for i, p in enumerate(old_passages)}
-        vectors = np.zeros((len(all_passages), encoder.dim), np.float32)
+        # Only what changed is embedded and published: the built documents (new, changed, moved) and the
+        # removed ones; every other document stays where the published version has it.
+        built = sorted((docs[d] for d in passages), key=lambda d: (d.name, d.doc_id))
+        new_passages = [p for d in built for p in passages[d.doc_id]]
+        old_ids = {d.doc_id for d in old_docs}
+        removed = sorted(old_ids - set(docs))
+        reused_passages, reused_vectors = storage.document_vectors([d.doc_id for d in built if d.doc_id in old_ids]) \
+            if old_docs else ([], None)
+        reusable = {p.match_text: i for i, p in enumerate(reused_passages)}
+        vectors = np.zeros((len(new_passages), encoder.dim), np.float32)
         to_embed = []
-        for i, p in enumerate(all_passages):
+        for i, p in enumerate(new_passages):
             j = reusable.get(p.match_text)
             if j is not None:
-                vectors[i] = old_vectors[j]
+                vectors[i] = reused_vectors[j]
             else:
                 to_embed.append(i)
         say(f"embedding {len(to_embed)} passages")
-        to_embed.sort(key=lambda i: len(all_passages[i].match_text))  # similar lengths batch with little padding
+        to_embed.sort(key=lambda i: len(new_passages[i].match_text))  # similar lengths batch with little padding
         with tqdm(total=len(to_embed), desc="embedding", unit="passage", disable=not show_progress) as bar:
             for start in range(0, len(to_embed), EMBED_CHUNK):
                 chunk = to_embed[start : start + EMBED_CHUNK]
-                vectors[chunk] = encoder.encode_passages([all_passages[i].match_text for i in chunk])
+                vectors[chunk] = encoder.encode_passages([new_passages[i].match_text for i in chunk])
                 bar.update(len(chunk))
-        version = storage.publish(ordered_docs, all_passages, vectors, encoder.info)
+        if old_docs:
+            version = storage.publish_changes(IndexChanges(built, new_passages, vectors, removed), encoder.info)
+            version = storage.merge_if_due() or version
+        else:
+            version = storage.publish(built, new_passages, vectors, encoder.info)
         summary.embedded = len(to_embed)
-        summary.documents, summary.passages = len(ordered_docs), len(all_passages)
+        summary.documents, summary.passages = len(docs), storage.manifest().passages
         summary.version = version
     summary.seconds = time.time() - started
     return summary
@@ -220,20 +233,19 @@ def _printable(text: str) -> str:
 
 
 def delete_documents(index_dir: Path | IndexStorage | Settings, doc_ids: list[str]) -> list[str]:
-    """Remove documents by id (no model needed); returns the sources removed. Unknown ids raise KeyError."""
+    """Remove documents by id (no model needed); returns the sources removed. Unknown ids raise KeyError.
+
+    Only tombstones are written (a merge may follow when they pile up)."""
     storage = open_storage(index_dir)
     with storage.writer_lock():
         manifest = storage.manifest()
-        docs, passages, vectors = storage.load()
+        docs = storage.documents(with_text=False)
         known = {d.doc_id for d in docs}
         unknown = [d for d in doc_ids if d not in known]
         if unknown:
             raise KeyError(f"no document {', '.join(unknown)} in {storage.location}")
-        keep = [i for i, p in enumerate(passages) if p.doc_id not in doc_ids]
-        storage.publish(
-            [d for d in docs if d.doc_id not in doc_ids], [passages[i] for i in keep],
-            vectors[keep] if keep else np.zeros((0, manifest.model.dim), np.float32), manifest.model,
-        )
+        storage.publish_changes(IndexChanges(removed=sorted(set(doc_ids))), manifest.model)
+        storage.merge_if_due()
         return [d.source for d in docs if d.doc_id in doc_ids]
 
 
@@ -243,8 +255,8 @@ def list_documents(index_dir: Path | IndexStorage | Settings) -> list[DocumentRe
 
 
 def _place_documents(
-    raws: list[RawDocument], old_docs: list[DocumentRecord], old_passages: list[PassageRecord],
-    read_files: set[str], prune: bool, summary: IndexSummary, rebuild: bool = False,
+    raws: list[RawDocument], old_docs: list[DocumentRecord], read_files: set[str], prune: bool, summary: IndexSummary,
+    indexed_passages: Callable[[str], list[PassageRecord]] | None = None,
 ) -> tuple[dict[str, DocumentRecord], dict[str, list[PassageRecord]]]:
     """The next version's documents: each read document matched to the one it was, duplicates judged
     against what survives the run.
@@ -252,12 +264,11 @@ def _place_documents(
     A read document is the indexed one with the same source; else, when that one's file is gone, the one
     with its key's id (the corpus folder moved) or with its content (a file moved or renamed, a copy whose
     original was deleted). A match keeps its id and vectors; a move is reported as "old → new". Only
-    documents new to the index get a fresh id, from their key.
+    documents new to the index get a fresh id, from their key. The passages returned are those of the
+    documents built this run (new, changed, moved): the rest stay as published.
     """
     docs: dict[str, DocumentRecord] = {d.doc_id: d for d in old_docs}
     passages: dict[str, list[PassageRecord]] = {}
-    for p in old_passages:
-        passages.setdefault(p.doc_id, []).append(p)
     read_sources = {raw.source for raw in raws}
     gone = {d.doc_id for d in old_docs if _is_gone(d.source, read_files, read_sources)}
 
@@ -307,7 +318,8 @@ def _place_documents(
             doc_id = raw.doc_id
             if doc_id in docs:  # the same key under another folder given to this or an earlier run
                 doc_id = doc_id_for(f"{raw.key}\x00{raw.source}")
-        placed = _build(dataclasses.replace(raw, doc_id=doc_id), digest, old, docs, passages, summary, rebuild)
+        placed = _build(dataclasses.replace(raw, doc_id=doc_id), digest, old, docs, passages, summary,
+                        indexed_passages)
         if placed is not None:
             seen[digest] = placed
     return docs, passages
@@ -315,11 +327,15 @@ def _place_documents(
 
 def _build(
     raw: RawDocument, digest: str, old: DocumentRecord | None, docs: dict[str, DocumentRecord],
-    passages: dict[str, list[PassageRecord]], summary: IndexSummary, rebuild: bool = False,
+    passages: dict[str, list[PassageRecord]], summary: IndexSummary,
+    indexed_passages: Callable[[str], list[PassageRecord]] | None = None,
 ) -> DocumentRecord | None:
-    """Build one document into the next version, recording what happened; any failure is a skip."""
+    """Build one document into the next version, recording what happened; any failure is a skip.
+
+    `indexed_passages` (a rebuild): an unchanged document is built again, and kept as it is when that gives
+    the passages the index holds."""
     same = old is not None and old.content_hash == digest and old.source == raw.source
-    if same and not rebuild:
+    if same and indexed_passages is None:
         summary.unchanged.append(raw.source)
         return old
     try:
@@ -331,7 +347,7 @@ def _build(
     if not doc_passages:
         summary.skipped.append(_printable(f"{raw.source}: no indexable text after cleaning"))
         return None
-    if same and _same_build(old, passages.get(old.doc_id, []), doc, doc_passages):
+    if same and _same_build(old, indexed_passages(old.doc_id), doc, doc_passages):
         summary.unchanged.append(raw.source)  # rebuilt to what it was
         return old
     docs[doc.doc_id] = doc
@@ -348,9 +364,9 @@ def _build(
 
 def _same_build(old: DocumentRecord, old_passages: list[PassageRecord], doc: DocumentRecord,
                 doc_passages: list[PassageRecord]) -> bool:
-    """True when building a document again gave what the index holds (its text, metadata and passages)."""
+    """True when building a document again gave what the index holds (its metadata and passages)."""
     def fields(d: DocumentRecord) -> tuple:
-        return (d.text, d.title, d.display_title, d.issuing_body, d.region, d.year, d.doc_type, d.script)
+        return (d.title, d.display_title, d.issuing_body, d.region, d.year, d.doc_type, d.script)
 
     def spans(ps: list[PassageRecord]) -> list[tuple]:
         return [(p.start, p.end, tuple(p.heading_path), p.kind, p.match_text) for p in ps]
@@ -365,11 +381,11 @@ def _check_storable(doc: DocumentRecord, doc_passages: list[PassageRecord]) -> N
         value.encode("utf-8")
 
 
-def _previous(storage: IndexStorage, encoder: Encoder) -> tuple[list[DocumentRecord], list[PassageRecord], np.ndarray]:
-    """The published version's documents, passages and vectors (empty for a new index)."""
+def _previous(storage: IndexStorage, encoder: Encoder) -> list[DocumentRecord]:
+    """The published version's documents, without their texts (empty for a new index)."""
     try:
         manifest = storage.manifest()
     except IndexNotFoundError:
-        return [], [], np.zeros((0, encoder.dim), np.float32)
+        return []
     check_model(manifest.model, encoder.info, storage.location)
-    return storage.load()
+    return storage.documents(with_text=False)

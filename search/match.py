@@ -20,6 +20,7 @@ import json
 import math
 import re
 import threading
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,20 +96,21 @@ def analyze(query: str, extra_aliases: Sequence[str] = (), aliases: AliasTable |
 
 
 # -- the index side ---------------------------------------------------------------------------------
-class PassageTable:
-    """Every passage's matching form, heading, kind and length of one index version, held in memory."""
+class TextTable:
+    """Matching forms, headings, kinds and lengths of some passages in their own order, with a character
+    index: one per segment of the embedded index (segments never change, so versions share it)."""
 
-    def __init__(self, state) -> None:
-        self.state = state
-        n = len(state.doc_of_pos)
+    def __init__(self, texts: list[str], headings: list[str], kinds: list[str],
+                 sections: list[str] | None = None) -> None:
+        n = len(texts)
         self.size = n
-        texts, headings, kinds, sections = _read_passages(state, n)
         self.texts = texts
         self.headings = headings
-        # the top-level heading each passage sits under (a report's review, its plans, …), as a code per
-        # document-independent heading text: the atlas takes a cell's second passage from another one
-        codes: dict[str, int] = {}
-        self.sections = np.array([codes.setdefault(h, len(codes)) for h in sections], dtype=np.int32)
+        # the top-level heading each passage sits under (a report's review, its plans, …), as a code into
+        # section_names: the atlas takes a cell's second passage from another one
+        names: dict[str, int] = {}
+        self.sections = np.array([names.setdefault(h, len(names)) for h in sections or [""] * n], dtype=np.int32)
+        self.section_names = list(names)
         self.kind = np.array([KIND_CODES.get(k, 0) for k in kinds], dtype=np.int8)
         self.length = np.array([len(t) for t in texts], dtype=np.float32)
         self.joined = SEPARATOR.join(texts)
@@ -116,25 +118,14 @@ class PassageTable:
         if n:
             starts[1:] = np.cumsum([len(t) + 1 for t in texts[:-1]])
         self.starts = starts
-        self.doc_ids = list(state.doc_of_pos)
         self._occ: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._lock = threading.Lock()
         self._char_index, self._char_pos = _char_postings(self.joined, starts, n)
-        self.vectors = _read_vectors(state, n)
-        if self.vectors is None and n:
-            rng = np.random.default_rng(0)
-            self.sample = np.sort(rng.choice(n, size=min(n, SAMPLE_SIZE), replace=False))
-            self.sample_vectors = np.stack([state.vector_at(int(p)) for p in self.sample]).astype(np.float32)
-        else:
-            self.sample = None
-            self.sample_vectors = None
 
-    def occurrences(self, term: str) -> np.ndarray:
-        """How often `term` occurs in each passage (all positions)."""
-        idx, counts = self.sparse_occurrences(term)
-        dense = np.zeros(self.size, dtype=np.int32)
-        dense[idx] = counts
-        return dense
+    @classmethod
+    def from_rows(cls, rows) -> "TextTable":
+        """From (match_text, heading_path JSON, kind) rows."""
+        return cls(*_columns(rows))
 
     def sparse_occurrences(self, term: str) -> tuple[np.ndarray, np.ndarray]:
         """(positions containing `term`, how often), cached per term.
@@ -182,6 +173,101 @@ class PassageTable:
             first = np.intersect1d(first, second, assume_unique=True)
         return first
 
+
+_segment_tables: "weakref.WeakKeyDictionary[object, TextTable]" = weakref.WeakKeyDictionary()
+_segment_tables_lock = threading.Lock()  # not _tables_lock: a PassageTable is built while that one is held
+
+
+def _text_parts(state, n: int) -> list[tuple[TextTable, np.ndarray | None]]:
+    """The text tables of a version and each one's local → global positions (None: the same; -1: deleted).
+
+    The embedded reader has segments: a table per segment, kept while the segment is open, so a version
+    that adds one small segment reads only that segment's passages."""
+    parts = getattr(state, "passage_parts", None)
+    if parts is None:
+        return [(TextTable(*_read_passages(state, n)), None)]
+    out = []
+    for segment, l2g, rows in parts(["match_text", "heading_path", "kind"]):
+        with _segment_tables_lock:
+            table = _segment_tables.get(segment)
+        if table is None:
+            table = TextTable.from_rows(rows())
+            with _segment_tables_lock:
+                table = _segment_tables.setdefault(segment, table)
+        out.append((table, None if len(out) == 0 and len(l2g) == n and (len(l2g) == 0 or (l2g == np.arange(n)).all())
+                    else l2g))
+    return out
+
+
+class PassageTable:
+    """Every passage's matching form, heading, kind and length of one index version, held in memory."""
+
+    def __init__(self, state) -> None:
+        self.state = state
+        n = len(state.doc_of_pos)
+        self.size = n
+        self.parts = _text_parts(state, n)
+        if len(self.parts) == 1 and self.parts[0][1] is None:
+            one = self.parts[0][0]
+            self.texts, self.headings, self.kind, self.length = one.texts, one.headings, one.kind, one.length
+            self.sections = one.sections
+        else:
+            self.texts, self.headings = [""] * n, [""] * n
+            self.kind, self.length = np.zeros(n, np.int8), np.zeros(n, np.float32)
+            self.sections = np.zeros(n, np.int32)
+            names: dict[str, int] = {}  # one code per top-level heading across the segments
+            for table, l2g in self.parts:
+                local = np.flatnonzero(l2g >= 0)
+                where = l2g[local]
+                for g, i in zip(where.tolist(), local.tolist()):
+                    self.texts[g], self.headings[g] = table.texts[i], table.headings[i]
+                self.kind[where], self.length[where] = table.kind[local], table.length[local]
+                code = np.array([names.setdefault(h, len(names)) for h in table.section_names] or [0], np.int32)
+                self.sections[where] = code[table.sections[local]]
+        self.doc_ids = list(state.doc_of_pos)
+        self._occ: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.vectors = _read_vectors(state, n)
+        if self.vectors is None and n:
+            rng = np.random.default_rng(0)
+            self.sample = np.sort(rng.choice(n, size=min(n, SAMPLE_SIZE), replace=False))
+            self.sample_vectors = np.stack([state.vector_at(int(p)) for p in self.sample]).astype(np.float32)
+        else:
+            self.sample = None
+            self.sample_vectors = None
+
+    def occurrences(self, term: str) -> np.ndarray:
+        """How often `term` occurs in each passage (all positions)."""
+        idx, counts = self.sparse_occurrences(term)
+        dense = np.zeros(self.size, dtype=np.int32)
+        dense[idx] = counts
+        return dense
+
+    def sparse_occurrences(self, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """(positions containing `term`, how often), in position order; deleted passages left out."""
+        if len(self.parts) == 1 and self.parts[0][1] is None:
+            return self.parts[0][0].sparse_occurrences(term)
+        with self._lock:
+            known = self._occ.get(term)
+            if known is not None:
+                self._occ.move_to_end(term)
+                return known
+        positions, counts = [], []
+        for table, l2g in self.parts:
+            local, c = table.sparse_occurrences(term)
+            g = l2g[local]
+            live = g >= 0
+            positions.append(g[live].astype(np.int64))
+            counts.append(c[live])
+        pos, cnt = np.concatenate(positions), np.concatenate(counts)
+        order = np.argsort(pos, kind="stable")
+        result = (pos[order], cnt[order].astype(np.int32))
+        with self._lock:
+            self._occ[term] = result
+            while len(self._occ) > OCCURRENCE_CACHE:
+                self._occ.popitem(last=False)
+        return result
+
     def df(self, term: str) -> int:
         """In how many passages `term` occurs as a substring."""
         return len(self.sparse_occurrences(term)[0])
@@ -214,16 +300,18 @@ def _char_postings(joined: str, starts: np.ndarray, n: int):
     return dict(zip(uniq.tolist(), zip(first.tolist(), counts.tolist()))), pos_of
 
 
+def _columns(rows) -> tuple[list[str], list[str], list[str], list[str]]:
+    """(matching texts, headings joined, kinds, top-level headings) of (match_text, heading_path JSON, kind) rows."""
+    texts = [r[0].lower() for r in rows]
+    paths = [json.loads(r[1]) for r in rows]
+    headings = [" ".join(fold(h) for h in path) for path in paths]
+    return texts, headings, [r[2] for r in rows], [fold(path[0]) if path else "" for path in paths]
+
+
 def _read_passages(state, n: int) -> tuple[list[str], list[str], list[str], list[str]]:
     """(matching texts, headings joined, kinds, top-level headings) of every position."""
-    conn = getattr(state, "conn", None)
-    if conn is not None:  # the embedded reader: one query
-        with state.lock:
-            rows = conn.execute("SELECT match_text, heading_path, kind FROM passages ORDER BY pos").fetchall()
-        texts = [r[0].lower() for r in rows]
-        paths = [json.loads(r[1]) for r in rows]
-        headings = [" ".join(fold(h) for h in path) for path in paths]
-        return texts, headings, [r[2] for r in rows], [fold(path[0]) if path else "" for path in paths]
+    if hasattr(state, "passage_rows"):  # the embedded reader: one scan of each segment
+        return _columns(state.passage_rows(["match_text", "heading_path", "kind"]))
     texts, headings, kinds, sections = [], [], [], []
     for start in range(0, n, 500):
         for record in state.passages_at(list(range(start, min(n, start + 500)))):
@@ -236,11 +324,10 @@ def _read_passages(state, n: int) -> tuple[list[str], list[str], list[str], list
 
 def _read_vectors(state, n: int) -> np.ndarray | None:
     dense = getattr(state, "dense", None)
-    index = getattr(dense, "index", None)
-    if index is None or n == 0 or n > FULL_VECTORS_MAX:
+    if not hasattr(dense, "vectors") or n == 0 or n > FULL_VECTORS_MAX:
         return None
     try:
-        return np.ascontiguousarray(index.reconstruct_n(0, n), dtype=np.float32)
+        return np.ascontiguousarray(dense.vectors(), dtype=np.float32)
     except Exception:  # noqa: BLE001 - an index without a direct map: fall back to the sample
         return None
 
@@ -484,9 +571,8 @@ def _vocabulary(state) -> dict[str, list[str]]:
     if cached is not None:
         return cached
     lexical = getattr(state, "lexical", None)
-    bm25 = getattr(lexical, "bm25", None)
-    if bm25 is not None:
-        vocab = [w for w in bm25.vocab_dict if len(w) >= 3 and not w.isascii()]
+    if hasattr(lexical, "vocabulary"):  # the embedded reader's tokens
+        vocab = [w for w in lexical.vocabulary() if len(w) >= 3 and not w.isascii()]
     else:
         words = set()
         for text in passage_table(state).texts:

@@ -1,7 +1,7 @@
 """Where an index lives, behind one seam: each backend is a storage and its reader, in one subpackage.
 
-- `embedded/`: a folder of immutable versions (SQLite, FAISS, bm25s) behind an atomically swapped CURRENT.
-- `milvus/`: collections in a Milvus 2.5+ server or Milvus Lite, behind a meta row.
+- `embedded/`: a folder of immutable segments (SQLite, FAISS, postings) listed by versions, behind CURRENT.
+- `milvus/`: collections in a Milvus 2.5+ server or Milvus Lite whose rows carry generations, behind a meta row.
 A third backend is a third subpackage with a storage class that satisfies `IndexStorage` (its
 `open_reader` returns an `IndexReader`), and one line in `_BACKENDS`.
 """

@@ -1,6 +1,6 @@
 """The storage seam: what a backend must do to publish versions and to read one, and shared rank helpers.
 
-A backend is one storage (publishes a complete version, opens a reader of the published one) and one
+A backend is one storage (publishes a complete version or a change to the published one, opens a reader of it) and one
 reader (lexical and dense top-n with filters, passages and vectors by position, document frequencies). A
 reader numbers the version's passages 0..n-1 ("positions", in document-name and ordinal order). Fusion,
 grouping, facets and highlighting stay in the engine, so every backend ranks the same way.
@@ -9,6 +9,7 @@ grouping, facets and highlighting stay in the engine, so every backend ranks the
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
 import numpy as np
@@ -16,6 +17,21 @@ import numpy as np
 from ..filters import Filters
 from ..model import ModelInfo
 from ..records import DocumentRecord, Manifest, PassageRecord
+
+
+@dataclass
+class IndexChanges:
+    """One publish's change: documents new or changed (each with all of its passages and their vectors, in
+    the same order) and documents removed by id; every other document of the published version stays."""
+
+    documents: list[DocumentRecord] = field(default_factory=list)
+    passages: list[PassageRecord] = field(default_factory=list)
+    vectors: np.ndarray | None = None
+    removed: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.vectors is None:
+            self.vectors = np.zeros((0, 0), np.float32)
 
 
 class IndexReader(Protocol):
@@ -69,12 +85,22 @@ class IndexStorage(Protocol):
     def load(self) -> tuple[list[DocumentRecord], list[PassageRecord], np.ndarray]:
         """The published version's documents, passages and their vectors (same order)."""
 
-    def documents(self) -> list[DocumentRecord]:
-        """The published version's documents."""
+    def documents(self, with_text: bool = True) -> list[DocumentRecord]:
+        """The published version's documents (their texts empty unless asked for)."""
+
+    def document_vectors(self, doc_ids: list[str]) -> tuple[list[PassageRecord], np.ndarray]:
+        """Some documents' passages and vectors in the published version (for reuse when they change)."""
 
     def publish(self, documents: list[DocumentRecord], passages: list[PassageRecord], vectors: np.ndarray,
                 model: ModelInfo) -> str:
         """Write a complete new version and make it the current one; returns its name."""
+
+    def publish_changes(self, changes: IndexChanges, model: ModelInfo) -> str:
+        """Publish a change to the current version, writing only what changed; returns the new version's name.
+        KeyError when a removed id is not in the index."""
+
+    def merge_if_due(self) -> str | None:
+        """Compact what changes piled up (segments, deleted rows) when due; the new version's name or None."""
 
     def open_reader(self) -> IndexReader:
         """A reader of the published version."""

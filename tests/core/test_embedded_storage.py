@@ -116,18 +116,20 @@ def test_reader_mappings_behave_like_the_dict_and_list_they_replace(tmp_path):
     vectors = unit_rows(len(passages))
     model = ModelInfo(name="m", dim=32, fingerprint="f", probe=[])
     reader = EmbeddedReader(store.publish(tmp_path, docs, passages, vectors, model))
-    expected_pos = {p.passage_id: i for i, p in enumerate(passages)}
-    expected_docs = [p.doc_id for p in passages]
+    # positions follow document name, then ordinal (the protocol's order), whatever order publish was given
+    in_order = sorted(passages, key=lambda p: (p.doc_id, p.ordinal))
+    expected_pos = {p.passage_id: i for i, p in enumerate(in_order)}
+    expected_docs = [p.doc_id for p in in_order]
     assert dict(reader.passage_pos) == expected_pos and len(reader.passage_pos) == 6
-    assert reader.passage_pos.get("c-0000") == 5 and reader.passage_pos["b-0001"] == 1
+    assert reader.passage_pos.get("c-0000") == 5 and reader.passage_pos["b-0001"] == 3
     assert reader.passage_pos.get("nope") is None and "nope" not in reader.passage_pos and "a-0001" in reader.passage_pos
     with pytest.raises(KeyError):
         reader.passage_pos["nope"]
     assert list(reader.doc_of_pos) == expected_docs and len(reader.doc_of_pos) == 6
     assert [reader.doc_of_pos[i] for i in range(6)] == expected_docs
-    assert reader.doc_of_pos[np.int64(4)] == "a" and reader.doc_of_pos[-1] == "c" and reader.doc_of_pos[1:3] == ["b", "b"]
+    assert reader.doc_of_pos[np.int64(4)] == "b" and reader.doc_of_pos[-1] == "c" and reader.doc_of_pos[1:3] == ["a", "b"]
     assert reader.documents["a"].text == "全文a" * 3 and reader.documents["c"].display_title == "C"
-    assert [d.doc_id for d in reader.documents.values()] == ["b", "a", "c"]
-    assert [p.passage_id for p in reader.passages_at([4, 0])] == ["a-0001", "b-0000"]
-    assert [p for p, _ in reader.dense.top(vectors[3], 1)] == [3]
-    assert reader.doc_freq("法律") == 6 and reader.lexical_top(["tc0"], 5, __import__("core.filters").filters.Filters(), None) == [5]
+    assert [d.doc_id for d in reader.documents.values()] == ["a", "b", "c"]
+    assert [p.passage_id for p in reader.passages_at([4, 0])] == ["b-0002", "a-0000"]
+    by_id = {p.passage_id: v for p, v in zip(passages, vectors)}
+    assert np.allclose(reader.vector_at(2), by_id["b-0000"])  # vectors travel with their passages

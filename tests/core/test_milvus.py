@@ -222,7 +222,7 @@ def test_cli_names_what_is_wrong_with_a_milvus_setting(tmp_path, capsys):
 
 
 def test_a_publish_killed_before_the_switch_never_costs_the_previous_version(tmp_path, monkeypatch):
-    """Collections left by a publish killed between writing and switching are dropped, not kept instead."""
+    """Rows a publish killed before switching the generation wrote are invisible, then undone by the next one."""
     import shutil
 
     storage = milvus_storage(str(tmp_path / "crash.db"))
@@ -233,16 +233,151 @@ def test_a_publish_killed_before_the_switch_never_costs_the_previous_version(tmp
     except Exception as exc:  # noqa: BLE001 - e.g. the jieba analyzer unavailable in this Lite build
         pytest.skip(f"Milvus Lite cannot build the collection here: {exc}")
     good = storage.current_version()
-    for key in ("jm_ict_2024", "bureau_2022"):  # two killed publishes: two orphans newer than `good`
+    engine = SearchEngine(storage, encoder=encoder)
+    before = [h.passage_id for h in engine.search("法律顾问", k=10).hits]
+    for key in ("jm_ict_2024", "bureau_2022"):  # two killed publishes: their rows are written, never switched to
         shutil.copy(DATA / SEEDS[key], corpus)
-        monkeypatch.setattr(storage.client, "upsert", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt()))
+        monkeypatch.setattr(storage, "_switch", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt()))
         with pytest.raises(KeyboardInterrupt):
             index_paths([corpus], storage, encoder=encoder)
         monkeypatch.undo()
-        assert storage.current_version() == good
+        assert storage.current_version() == good and len(list_documents(storage)) == 1
+        fresh = SearchEngine(storage, encoder=encoder)
+        assert [h.passage_id for h in fresh.search("法律顾问", k=10).hits] == before
+    generation = storage.manifest().generation
+    assert storage.rows(storage.passages_collection, ["row_id"], f"added > {generation}")  # the orphans are there
     index_paths([corpus], storage, encoder=encoder)
-    names = set(storage.client.list_collections())
-    newest = storage.current_version()
-    versions = {n.removeprefix("fazhi_").removesuffix("_docs") for n in names if n.startswith("fazhi_v")}
-    assert versions == {good, newest}, names
-    assert len(list_documents(storage)) == 3
+    manifest = storage.manifest()
+    assert manifest.generation == generation + 1 and len(list_documents(storage)) == 3
+    rows = storage.rows(storage.passages_collection, ["row_id", "passage_id", "added", "deleted"])
+    assert len(rows) == manifest.passages and len({r["passage_id"] for r in rows}) == len(rows)  # nothing doubled
+    assert all(r["added"] <= manifest.generation and r["deleted"] == 0 for r in rows)
+
+
+def test_a_publish_writes_only_the_changed_documents_rows_and_readers_never_see_half(tmp_path, monkeypatch):
+    corpus = copy_seeds(tmp_path / "corpus", "gz_ict_2019", "jm_ict_2024", "bureau_2022")
+    storage = milvus_storage(str(tmp_path / "diff.db"), "diff")
+    encoder = HashEncoder()
+    index_paths([corpus], storage, encoder=encoder)
+    reader = storage.open_reader()
+    probe = encoder.encode_queries(["法律顾问"])[0]
+
+    def state(r) -> tuple:
+        """What a reader admits: its documents, its passages in order, its dense ranking (BM25 is left out:
+        Milvus counts every row of the collection in its BM25 statistics, hidden ones too)."""
+        return (r.version, sorted(r.documents), list(r.passage_ids),
+                [r.passage_ids[p] for p in r.dense_top(probe, 10, Filters(), None)],
+                [p.passage_id for p in r.document_passages(changed)])
+
+    docs = {d.name: d.doc_id for d in list_documents(storage)}
+    changed = docs[SEEDS["jm_ict_2024"]]
+    before = state(reader)
+    written: list[tuple[str, str, list]] = []
+    for method in ("insert", "upsert"):
+        real = getattr(storage.client, method)
+
+        def spy(collection, rows, _real=real, _method=method, **kw):
+            written.append((_method, collection, rows))
+            return _real(collection, rows, **kw)
+
+        monkeypatch.setattr(storage.client, method, spy)
+    seen_mid_publish = []
+    real_switch = storage._switch
+
+    def switch(manifest):  # a reader opened after the rows are written, before the switch: the old state whole
+        seen_mid_publish.append(state(storage.open_reader()))
+        real_switch(manifest)
+
+    monkeypatch.setattr(storage, "_switch", switch)
+    target = corpus / SEEDS["jm_ict_2024"]
+    target.write_text(target.read_text(encoding="utf-8") + "\n（五）新增措施。建立行政执法案卷评查制度。", encoding="utf-8")
+    index_paths([corpus], storage, encoder=encoder)
+    passage_rows = [r for m, c, rows in written if c == storage.passages_collection for r in rows]
+    document_rows = [r for m, c, rows in written if c == storage.documents_collection for r in rows]
+    assert passage_rows and {r["doc_id"] for r in passage_rows} == {changed}  # only the changed document's rows
+    assert {r["doc_id"] for r in document_rows} == {changed}
+    old_count = len(reader.document_passages(changed))
+    assert len(passage_rows) == old_count + len(storage.open_reader().document_passages(changed))  # marks + new rows
+    assert seen_mid_publish == [before]
+    assert state(reader) == before  # the previous generation's reader: its rows are kept until the next publish
+    after = storage.open_reader()
+    assert after.version != reader.version and len(after.document_passages(changed)) == len(reader.document_passages(changed)) + 1
+    written.clear()
+    delete_documents(storage, [docs[SEEDS["bureau_2022"]]])
+    assert not [r for m, c, rows in written if m == "insert" and c != storage.meta_collection for r in rows]
+    assert docs[SEEDS["bureau_2022"]] not in storage.open_reader().documents
+
+
+def old_layout(storage, documents, passages, vectors, model) -> str:
+    """An index as the Milvus backend wrote it before generations: collections per version, keyed by passage
+    id and by doc_id#chunk, and a meta row without a generation."""
+    import json as _json
+    import time as _time
+
+    from pymilvus import DataType, Function, FunctionType, MilvusClient
+
+    from core.records import Manifest, document_row, passage_row
+    from core.storage.milvus.store import ANALYZER, BM25_PARAMS, PLACEHOLDER, year_number
+
+    version = "v20250101_000000_abcdef"
+    name = f"{storage.name}_{version}"
+    schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+    schema.add_field("passage_id", DataType.VARCHAR, is_primary=True, max_length=256)
+    schema.add_field("doc_id", DataType.VARCHAR, max_length=128)
+    for field in ("ordinal", "start", "end", "year"):
+        schema.add_field(field, DataType.INT64)
+    for field, length in (("kind", 32), ("heading_path", 8192), ("text", 65535), ("match_text", 65535),
+                          ("issuing_body", 512), ("region", 512), ("doc_type", 512), ("script", 512)):
+        schema.add_field(field, DataType.VARCHAR, max_length=length)
+    schema.add_field("tokens", DataType.VARCHAR, max_length=65535, enable_analyzer=True, analyzer_params=ANALYZER,
+                     enable_match=True)
+    schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=model.dim)
+    schema.add_function(Function(name="tokens_bm25", function_type=FunctionType.BM25, input_field_names=["tokens"],
+                                 output_field_names=["sparse"]))
+    index = storage.client.prepare_index_params()
+    index.add_index(field_name="vector", index_type="FLAT", metric_type="IP")
+    index.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25", params=BM25_PARAMS)
+    storage.client.create_collection(name, schema=schema, index_params=index)
+    by_id = {d.doc_id: d for d in documents}
+    storage.client.insert(name, [{**passage_row(p), "vector": v.tolist(), "issuing_body": by_id[p.doc_id].issuing_body,
+                                  "region": by_id[p.doc_id].region, "doc_type": by_id[p.doc_id].doc_type,
+                                  "script": by_id[p.doc_id].script, "year": year_number(by_id[p.doc_id].year)}
+                                 for p, v in zip(passages, vectors)])
+    storage._create_placeholder(f"{name}_docs", {"doc_id": 200, "chunk": 0, "record": 65535, "text": 65535})
+    storage.client.insert(f"{name}_docs", [{"doc_id": f"{d.doc_id}#0", "chunk": 0, "text": d.text,
+                                            "record": _json.dumps(document_row(d, with_text=False), ensure_ascii=False),
+                                            "placeholder": PLACEHOLDER} for d in documents])
+    for collection in (name, f"{name}_docs"):
+        storage.client.flush(collection)
+    storage._switch(Manifest(version=version, model=model, documents=len(documents), passages=len(passages),
+                             created=_time.time(), backend="milvus", format=2))
+    return version
+
+
+def test_an_index_written_before_generations_opens_and_migrates_without_embedding(tmp_path):
+    corpus = copy_seeds(tmp_path / "corpus", "gz_ict_2019", "jm_ict_2024")
+    encoder = HashEncoder()
+    index_paths([corpus], tmp_path / "embedded", encoder=encoder)
+    embedded = open_storage(tmp_path / "embedded")
+    documents, passages, vectors = embedded.load()
+    storage = milvus_storage(str(tmp_path / "old.db"), "old")
+    version = old_layout(storage, documents, passages, vectors, embedded.manifest().model)
+    old = SearchEngine(storage, encoder=encoder)
+    reference = SearchEngine(tmp_path / "embedded", encoder=encoder)
+    assert old.health()["version"] == version
+    assert [h.passage_id for h in old.search("法律顾问", k=5, mode="dense").hits] == \
+        [h.passage_id for h in reference.search("法律顾问", k=5, mode="dense").hits]
+    import shutil
+
+    shutil.copy(DATA / SEEDS["bureau_2022"], corpus)
+    before = encoder.encoded
+    summary = index_paths([corpus], storage, encoder=encoder)
+    assert summary.added and storage.manifest().generation == 1
+    assert encoder.encoded - before == summary.embedded == len(storage.open_reader().document_passages(
+        next(d.doc_id for d in list_documents(storage) if d.name == SEEDS["bureau_2022"])))  # only the new report
+    assert len(list_documents(storage)) == 3 and f"old_{version}" in storage.client.list_collections()  # kept
+    index_paths([corpus / SEEDS["gz_ict_2019"]], storage, encoder=encoder)  # nothing changed: no publish
+    delete_documents(storage, [next(d.doc_id for d in list_documents(storage) if d.name == SEEDS["gz_ict_2019"])])
+    assert f"old_{version}" not in storage.client.list_collections()  # no kept version reads it any more
+    assert len(list_documents(storage)) == 2

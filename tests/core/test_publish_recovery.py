@@ -35,11 +35,21 @@ def crash_at(monkeypatch, step: str) -> None:
 
 
 def searchable(version_dir, tmp_path, enc) -> bool:
-    """Whether a version folder on its own opens and answers a search."""
+    """Whether a version folder with the segments it lists opens and answers a search."""
     alone = tmp_path / f"alone-{version_dir.name}"
     shutil.copytree(version_dir, alone / "versions" / version_dir.name)
+    for ref in store.segment_refs(store.read_manifest(version_dir)):
+        shutil.copytree(version_dir.parent.parent / "segments" / ref.name, alone / "segments" / ref.name)
     (alone / CURRENT).write_text(version_dir.name + "\n", encoding="utf-8")
     return bool(SearchEngine(alone, encoder=enc).search("法律顾问", k=3).hits)
+
+
+@pytest.fixture(autouse=True)
+def no_merges():
+    """These tests count publishes: no merge version after them (tests/core/test_segments.py kills merges)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(store, "merge_plan", lambda refs: None)
+        yield
 
 
 @pytest.mark.parametrize("step", ["before-rename", "between-rename-and-swap", "current-temp-written", "after-swap"])

@@ -1,4 +1,11 @@
-"""The index directory: immutable versions (SQLite, FAISS, BM25) behind an atomically swapped CURRENT."""
+"""The index directory: immutable segments (SQLite, FAISS, postings), versions that list them with their
+tombstones, and CURRENT, swapped atomically to the published version.
+
+    CURRENT                      the published version's name
+    versions/<v>/manifest.json   model, counts, the segments in order with the documents deleted from each
+    segments/<s>/                index.sqlite, dense.faiss, postings/, manifest.json (the segment's dense index)
+A version written before segments (format 2) is one folder with index.sqlite, dense.faiss and bm25/.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +30,9 @@ from ...records import (
     DOCUMENT_FIELDS, PASSAGE_FIELDS, DocumentRecord, Manifest, PassageRecord, document_from_row, document_row, passage_from_row,
     passage_row,
 )
+from ..base import IndexChanges
+from .postings import write_postings
+from .segments import SEGMENTS, SegmentRef, document_runs, new_name, ordered, segment_refs
 
 CURRENT = "CURRENT"
 EXACT_MAX = 200_000  # passages searched exactly (FlatIP); above this, IVF
@@ -106,24 +116,42 @@ def read_manifest(version_dir: Path) -> Manifest:
 
 
 def connect(version_dir: Path) -> sqlite3.Connection:
-    """A read-only SQLite connection to a version's metadata, usable from server threads."""
+    """A read-only SQLite connection to a segment's (or old-format version's) records, usable from threads."""
     uri = f"file:{version_dir / 'index.sqlite'}?mode=ro"
     conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
     conn.row_factory = sqlite3.Row
     return conn
 
 
+def _reader(version_dir: Path):
+    """A reader of a version (imported here: the reader imports this module)."""
+    from .reader import EmbeddedReader
+
+    return EmbeddedReader(version_dir)
+
+
 def load_documents(version_dir: Path) -> list[DocumentRecord]:
-    """All documents of a version."""
-    with connect(version_dir) as conn:
-        return [document_from_row(row) for row in conn.execute("SELECT * FROM documents ORDER BY name")]
+    """All live documents of a version, with their texts, in position order."""
+    return _reader(version_dir).full_documents()
+
+
+def live_documents(version_dir: Path) -> list[DocumentRecord]:
+    """A version's live documents without their texts, read from SQLite alone (no index is loaded)."""
+    refs = segment_refs(read_manifest(version_dir))
+    places = [(version_dir.parent.parent / SEGMENTS / r.name, set(r.deleted)) for r in refs] or [(version_dir, set())]
+    columns = ", ".join("'' AS text" if f == "text" else f for f in DOCUMENT_FIELDS)
+    out = []
+    for folder, deleted in places:
+        with connect(folder) as conn:
+            out += [document_from_row(r) for r in conn.execute(f"SELECT {columns} FROM documents")
+                    if r["doc_id"] not in deleted]
+    return sorted(out, key=lambda d: (d.name, d.doc_id))
 
 
 def load_passages(version_dir: Path) -> list[PassageRecord]:
-    """All passages of a version, in index position order."""
-    with connect(version_dir) as conn:
-        rows = conn.execute("SELECT * FROM passages ORDER BY pos").fetchall()
-    return [passage_from_row(row) for row in rows]
+    """All live passages of a version, in position order."""
+    rows = _reader(version_dir).passage_rows(PASSAGE_FIELDS)
+    return [passage_from_row(dict(zip(PASSAGE_FIELDS, row))) for row in rows]
 
 
 def build_dense_index(vectors: np.ndarray, dim: int):
@@ -212,8 +240,13 @@ def read_dense_index(version_dir: Path):
 
 
 def load_vectors(version_dir: Path) -> np.ndarray:
-    """The passage vectors of a version, in position order."""
-    index = read_dense_index(version_dir)
+    """The live passage vectors of a version, in position order."""
+    return _reader(version_dir).dense.vectors()
+
+
+def folder_vectors(folder: Path) -> np.ndarray:
+    """The vectors of one segment (or old-format version) folder, in its local position order."""
+    index = read_dense_index(folder)
     return index.reconstruct_n(0, index.ntotal) if index.ntotal else np.zeros((0, index.d), np.float32)
 
 
@@ -221,17 +254,114 @@ def publish(
     index_dir: Path, documents: list[DocumentRecord], passages: list[PassageRecord],
     vectors: np.ndarray, model: ModelInfo,
 ) -> Path:
-    """Write a complete new version beside the old one, then point CURRENT at it in one rename."""
-    import bm25s
+    """Write every document as one new segment and a version listing only it, then point CURRENT at it."""
+    index_dir = Path(index_dir)
+    _remove_debris(index_dir)  # what a crashed publish left (the caller holds the writer lock)
+    ref = write_segment(index_dir, documents, passages, vectors, model.dim)
+    return _publish_version(index_dir, model, [ref])
+
+
+def publish_changes(index_dir: Path, changes: IndexChanges, model: ModelInfo) -> Path:
+    """Publish a change as one small segment and tombstones, referencing every unchanged segment as it is.
+
+    A new document goes into the new segment; a changed one is tombstoned where it was and written anew;
+    a removed one is only tombstoned. A version written before segments becomes a segment first.
+    """
+    index_dir = Path(index_dir)
+    try:
+        current = current_version_dir(index_dir)
+    except IndexNotFoundError:
+        return publish(index_dir, changes.documents, changes.passages, changes.vectors, model)
+    _remove_debris(index_dir)
+    refs = segment_refs(read_manifest(current)) or [_segment_from_old_version(index_dir, current)]
+    owner = _live_owner(index_dir, refs)
+    unknown = [d for d in changes.removed if d not in owner]
+    if unknown:
+        raise KeyError(f"no document {', '.join(unknown)} in {index_dir}")
+    gone = set(changes.removed) | {d.doc_id for d in changes.documents if d.doc_id in owner}
+    for i, ref in enumerate(refs):
+        mine = sorted(d for d in gone if owner.get(d) == i)
+        if mine:
+            ref.deleted = sorted(set(ref.deleted) | set(mine))
+            ref.deleted_passages += _passage_count(index_dir / SEGMENTS / ref.name, mine)
+    if changes.documents:
+        refs.append(write_segment(index_dir, changes.documents, changes.passages, changes.vectors, model.dim))
+    return _publish_version(index_dir, model, refs)
+
+
+# When to merge. Each segment costs every query one more FAISS search and one more postings look-up per
+# term; tombstoned passages still take their space and are skipped at query time.
+MAX_SMALL_SEGMENTS = 8  # segments beside the base a version may list before they are merged into one
+MAX_DELETED_SHARE = 0.2  # tombstoned share of all passages above which everything is merged into a new base
+MAX_SMALL_SHARE = 0.5  # live passages outside the base, relative to the base's, above which the same
+IVF_REUSE_GROWTH = 2.0  # a merged base keeps the old base's trained IVF cells up to this many times its size
+
+
+def merge_plan(refs: list[SegmentRef]) -> str | None:
+    """"full" (all segments into a new base), "small" (all but the base into one) or None."""
+    if not refs:
+        return None
+    total = sum(r.passages for r in refs)
+    deleted = sum(r.deleted_passages for r in refs)
+    base, small = refs[0], sum(r.live_passages for r in refs[1:])
+    if deleted > MAX_DELETED_SHARE * max(total, 1) or small > MAX_SMALL_SHARE * max(base.live_passages, 1):
+        return "full"
+    if len(refs) - 1 > MAX_SMALL_SEGMENTS:
+        return "small"
+    return None
+
+
+def merge(index_dir: Path, plan: str | None = None) -> Path | None:
+    """Merge segments as `plan` says (by default as merge_plan says); the new version, or None when none was due.
+
+    The merged segment is the live documents of the merged segments, in document order; it replaces them in
+    a new version, published like any other (so a merge killed at any point leaves the last version whole).
+    """
+    index_dir = Path(index_dir)
+    current = current_version_dir(index_dir)
+    manifest = read_manifest(current)
+    refs = segment_refs(manifest)
+    plan = plan or merge_plan(refs)
+    if plan is None or not refs:
+        return None
+    _remove_debris(index_dir)
+    chosen = list(range(len(refs))) if plan == "full" else list(range(1, len(refs)))
+    if len(chosen) == 0 or (len(chosen) == 1 and not refs[chosen[0]].deleted):
+        return None
+    documents, passages, vectors = _live_records(index_dir, [refs[i] for i in chosen], manifest.model.dim)
+    reuse = _reusable_cells(index_dir / SEGMENTS / refs[0].name, len(passages)) if plan == "full" else None
+    merged = write_segment(index_dir, documents, passages, vectors, manifest.model.dim, reuse=reuse)
+    kept = [r for i, r in enumerate(refs) if i not in chosen]
+    return _publish_version(index_dir, manifest.model, kept + [merged] if plan == "small" else [merged])
+
+
+def _reusable_cells(base: Path, n: int):
+    """(the base's IVF index, its dense description) when a merged base of n passages may keep its cells."""
     import faiss
 
-    index_dir = Path(index_dir)
-    versions = index_dir / "versions"
-    versions.mkdir(parents=True, exist_ok=True)
-    previous = _published_name(index_dir)
-    _remove_debris(index_dir, versions)  # what a crashed publish left (the caller holds the writer lock)
-    name = time.strftime("v%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
-    tmp = versions / f".tmp-{name}"
+    info = json.loads((base / "manifest.json").read_text(encoding="utf-8")).get("dense", {})
+    if info.get("type") != "ivf":
+        return None
+    trained_on = int(info.get("trained_on") or (int(info["nlist"]) / 4) ** 2)  # nlist = 4·√n at training
+    if n > IVF_REUSE_GROWTH * trained_on or n <= EXACT_MAX:
+        return None
+    return faiss.read_index(str(base / "dense.faiss")), {**info, "trained_on": trained_on}
+
+
+def write_segment(index_dir: Path, documents: list[DocumentRecord], passages: list[PassageRecord],
+                  vectors: np.ndarray, dim: int, reuse=None) -> SegmentRef:
+    """Write one segment (documents in name order) and rename it into place; its reference for a manifest.
+
+    `reuse`: (a trained FAISS IVF index, its description) whose cells the new one keeps: the vectors are
+    added to the same centroids, with no k-means and no nprobe tuning again. None builds for the size.
+    """
+    import faiss
+
+    documents, passages, vectors = ordered(documents, passages, np.asarray(vectors, np.float32).reshape(-1, dim))
+    folder = Path(index_dir) / SEGMENTS
+    folder.mkdir(parents=True, exist_ok=True)
+    name = new_name("s")
+    tmp = folder / f".tmp-{name}"
     tmp.mkdir()
     try:
         conn = sqlite3.connect(tmp / "index.sqlite")
@@ -241,19 +371,110 @@ def publish(
                          [{"pos": pos, **passage_row(p)} for pos, p in enumerate(passages)])
         conn.commit()
         conn.close()
-
-        dense, dense_info = build_dense_index(vectors, model.dim)
+        if reuse is not None:
+            dense, info = faiss.clone_index(reuse[0]), reuse[1]
+            dense.reset()  # the trained centroids and codec stay; the vectors go
+            dense.add(np.ascontiguousarray(vectors))
+        else:
+            dense, info = build_dense_index(vectors, dim)
+            if info.get("type") == "ivf":
+                info = {**info, "trained_on": len(vectors)}
         faiss.write_index(dense, str(tmp / "dense.faiss"))
+        write_postings(tmp, [p.tokens for p in passages])
+        _write_json(tmp / "manifest.json", {"kind": "segment", "passages": len(passages),
+                                            "documents": len(documents), "dense": info})
+        _fsync_tree(tmp)
+        os.rename(tmp, folder / name)
+        _fsync_dir(folder)  # the segment is durable before any version names it
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return SegmentRef(name=name, passages=len(passages), documents=len(documents))
 
-        if passages:
-            bm25 = bm25s.BM25()
-            bm25.index([p.tokens for p in passages], show_progress=False)
-            bm25.save(str(tmp / "bm25"), show_progress=False)
 
-        manifest = Manifest(version=name, model=model, documents=len(documents), passages=len(passages),
-                            created=time.time(), dense=dense_info)
-        (tmp / "manifest.json").write_text(json.dumps(manifest.to_json(), ensure_ascii=False, indent=1),
-                                           encoding="utf-8")
+def _segment_from_old_version(index_dir: Path, version: Path) -> SegmentRef:
+    """A version written before segments as a segment: its SQLite and FAISS files linked (not copied, not
+    embedded again), postings counted from its stored tokens."""
+    folder = Path(index_dir) / SEGMENTS
+    folder.mkdir(parents=True, exist_ok=True)
+    name = new_name("s")
+    tmp = folder / f".tmp-{name}"
+    tmp.mkdir()
+    try:
+        for part in ("index.sqlite", "dense.faiss"):
+            try:
+                os.link(version / part, tmp / part)
+            except OSError:  # another file system, or no hard links: a copy
+                shutil.copy2(version / part, tmp / part)
+        with sqlite3.connect(f"file:{tmp / 'index.sqlite'}?mode=ro", uri=True) as conn:
+            (n_docs,) = conn.execute("SELECT COUNT(*) FROM documents").fetchone()
+            tokens = [t.split(" ") if t else [] for (t,) in conn.execute("SELECT tokens FROM passages ORDER BY pos")]
+            document_runs(conn, len(tokens))  # raises if a document's passages are not together
+        write_postings(tmp, tokens)
+        dense = read_manifest(version).dense
+        _write_json(tmp / "manifest.json", {"kind": "segment", "passages": len(tokens), "documents": n_docs,
+                                            "dense": dense, "from_version": version.name})
+        _fsync_tree(tmp)
+        os.rename(tmp, folder / name)
+        _fsync_dir(folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return SegmentRef(name=name, passages=len(tokens), documents=n_docs)
+
+
+def _live_owner(index_dir: Path, refs: list[SegmentRef]) -> dict[str, int]:
+    """doc id → the segment (index into refs) where it is live."""
+    owner: dict[str, int] = {}
+    for i, ref in enumerate(refs):
+        deleted = set(ref.deleted)
+        with connect(index_dir / SEGMENTS / ref.name) as conn:
+            for (doc_id,) in conn.execute("SELECT doc_id FROM documents"):
+                if doc_id not in deleted:
+                    owner[doc_id] = i
+    return owner
+
+
+def _passage_count(segment: Path, doc_ids: list[str]) -> int:
+    """How many passages these documents have in a segment."""
+    with connect(segment) as conn:
+        marks = ",".join("?" * len(doc_ids))
+        return int(conn.execute(f"SELECT COUNT(*) FROM passages WHERE doc_id IN ({marks})", doc_ids).fetchone()[0])
+
+
+def _live_records(index_dir: Path, refs: list[SegmentRef], dim: int
+                  ) -> tuple[list[DocumentRecord], list[PassageRecord], np.ndarray]:
+    """The live documents, passages and vectors of some segments (what a merge rewrites)."""
+    documents, passages, blocks = [], [], []
+    for ref in refs:
+        folder = index_dir / SEGMENTS / ref.name
+        deleted = set(ref.deleted)
+        with connect(folder) as conn:
+            documents += [document_from_row(r) for r in conn.execute("SELECT * FROM documents")
+                          if r["doc_id"] not in deleted]
+            rows = conn.execute("SELECT * FROM passages ORDER BY pos").fetchall()
+        keep = [i for i, r in enumerate(rows) if r["doc_id"] not in deleted]
+        passages += [passage_from_row(rows[i]) for i in keep]
+        if keep:
+            blocks.append(folder_vectors(folder)[keep])
+    vectors = np.concatenate(blocks) if blocks else np.zeros((0, dim), np.float32)
+    return documents, passages, vectors
+
+
+def _publish_version(index_dir: Path, model: ModelInfo, refs: list[SegmentRef]) -> Path:
+    """Write a version (a manifest listing segments and their tombstones), then point CURRENT at it."""
+    versions = index_dir / "versions"
+    versions.mkdir(parents=True, exist_ok=True)
+    previous = _published_name(index_dir)
+    name = new_name("v")
+    tmp = versions / f".tmp-{name}"
+    tmp.mkdir()
+    try:
+        base = json.loads((index_dir / SEGMENTS / refs[0].name / "manifest.json").read_text("utf-8")) if refs else {}
+        manifest = Manifest(version=name, model=model, documents=sum(r.documents - len(r.deleted) for r in refs),
+                            passages=sum(r.live_passages for r in refs), created=time.time(),
+                            dense=base.get("dense", {}), segments=[r.to_json() for r in refs])
+        _write_json(tmp / "manifest.json", manifest.to_json())
         _fsync_tree(tmp)
         final = versions / name
         os.rename(tmp, final)
@@ -263,7 +484,12 @@ def publish(
         raise
     _point_current(index_dir, name)
     _remove_old_versions(versions, keep={name, previous})
+    _remove_unreferenced_segments(index_dir)
     return final
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
 def _published_name(index_dir: Path) -> str | None:
@@ -274,16 +500,18 @@ def _published_name(index_dir: Path) -> str | None:
         return None
 
 
-def _remove_debris(index_dir: Path, versions: Path) -> None:
+def _remove_debris(index_dir: Path) -> None:
     """Delete the temp files a publish cut off at any point leaves (CURRENT temp files, temp folders).
 
     A finished version that CURRENT never named (the crash came between rename and swap) is removed
-    after the next swap, by _remove_old_versions: it never counts as a version to keep.
+    after the next swap, by _remove_old_versions: it never counts as a version to keep; the segments
+    only it named go with it (_remove_unreferenced_segments).
     """
     for stale in index_dir.glob(f".{CURRENT}.*"):
         stale.unlink(missing_ok=True)
-    for tmp in versions.glob(".tmp-*"):
-        shutil.rmtree(tmp, ignore_errors=True)
+    for folder in (index_dir / "versions", index_dir / SEGMENTS):
+        for tmp in folder.glob(".tmp-*"):
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _insert_sql(table: str, columns: tuple[str, ...]) -> str:
@@ -334,3 +562,21 @@ def _remove_old_versions(versions: Path, keep: set[str | None]) -> None:
     for folder in versions.iterdir():
         if folder.is_dir() and folder.name.startswith("v") and folder.name not in keep:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def _remove_unreferenced_segments(index_dir: Path) -> None:
+    """Delete the segments no remaining version lists (merged away, or written by a publish cut off before
+    its version was renamed into place). Readers that still have one open keep reading its open files."""
+    folder = index_dir / SEGMENTS
+    if not folder.is_dir():
+        return
+    referenced: set[str] = set()
+    for version in (index_dir / "versions").iterdir():
+        if version.is_dir() and version.name.startswith("v"):
+            try:
+                referenced.update(r.name for r in segment_refs(read_manifest(version)))
+            except (OSError, ValueError, KeyError):
+                return  # a manifest that can't be read: delete nothing rather than something still needed
+    for segment in folder.iterdir():
+        if segment.is_dir() and segment.name.startswith("s") and segment.name not in referenced:
+            shutil.rmtree(segment, ignore_errors=True)

@@ -1,4 +1,4 @@
-"""The Milvus backend's reader: BM25 and dense search in Milvus over one version, filters as expressions."""
+"""The Milvus backend's reader: BM25 and dense search in Milvus over one generation's rows, filters as expressions."""
 
 from __future__ import annotations
 
@@ -62,12 +62,15 @@ class MilvusReader:
         self.manifest = store.manifest()
         self.version = self.manifest.version
         self.model = self.manifest.model
-        self.collection = f"{store.name}_{self.version}"
-        self.documents = {d.doc_id: d for d in store.version_documents(self.version)}
+        self.collection, _, self.visible = store.where(self.manifest)  # visible: this generation's rows
+        self.key = "row_id" if self.manifest.generation else "passage_id"  # the primary key
+        self.documents = {d.doc_id: d for d in store.version_documents(self.manifest)}
         # The embedded index's order (document name, id, ordinal): positions, and so tie order, agree.
-        rows = sorted(self.store.rows(self.collection, ["passage_id", "doc_id", "ordinal"]),
+        rows = sorted(self.store.rows(self.collection, list(dict.fromkeys([self.key, "passage_id", "doc_id", "ordinal"])),
+                                      self.visible),
                       key=lambda r: (self.documents[r["doc_id"]].name, r["doc_id"], r["ordinal"]))
         self.passage_ids = [r["passage_id"] for r in rows]
+        self.row_ids = [r[self.key] for r in rows]
         self.passage_pos = {pid: pos for pos, pid in enumerate(self.passage_ids)}
         self.doc_of_pos = [r["doc_id"] for r in rows]
         self._doc_freq: dict[str, int] = {}
@@ -77,15 +80,22 @@ class MilvusReader:
     def _positions(self, result) -> list[int]:
         """Positions in Milvus's rank order (ties put in position order, as the embedded reader does)."""
         hits = result[0] if result else []
-        return tie_ordered([(self.passage_pos[h["passage_id"]], float(h["distance"])) for h in hits
-                            if h["passage_id"] in self.passage_pos])
+        ids = [h["entity"]["passage_id"] if "entity" in h and "passage_id" in h["entity"] else h["passage_id"]
+               for h in hits]
+        return tie_ordered([(self.passage_pos[i], float(h["distance"])) for i, h in zip(ids, hits)
+                            if i in self.passage_pos])
+
+    def _filter(self, filters: Filters, exclude_doc: str | None) -> str:
+        """The filters' expression and this generation's rows."""
+        return " and ".join(e for e in (self.visible, filter_expression(filters, exclude_doc)) if e)
 
     def lexical_top(self, tokens: list[str], n: int, filters: Filters, exclude_doc: str | None) -> list[int]:
         if not tokens or not self.passage_ids:
             return []
         result = self.client.search(
             self.collection, data=[" ".join(tokens)], anns_field="sparse", limit=n,
-            filter=filter_expression(filters, exclude_doc), search_params={"metric_type": "BM25"},
+            filter=self._filter(filters, exclude_doc), search_params={"metric_type": "BM25"},
+            output_fields=["passage_id"],
         )
         return self._positions(result)  # ranks only: Lite reports BM25 scores negated
 
@@ -94,8 +104,8 @@ class MilvusReader:
         if not self.passage_ids:
             return []
         query = dict(collection_name=self.collection, data=[np.asarray(vector, np.float32).tolist()],
-                     anns_field="vector", filter=filter_expression(filters, exclude_doc),
-                     search_params={"metric_type": "IP"})
+                     anns_field="vector", filter=self._filter(filters, exclude_doc),
+                     search_params={"metric_type": "IP"}, output_fields=["passage_id"])
         if per_doc is not None and self._grouping:
             try:
                 result = self.client.search(**query, limit=n, group_by_field="doc_id", group_size=per_doc,
@@ -109,22 +119,21 @@ class MilvusReader:
                            per_doc, n, MAX_TOPK)
 
     def passage_at(self, pos: int) -> PassageRecord:
-        rows = self.client.get(self.collection, ids=[self.passage_ids[pos]], output_fields=PASSAGE_OUTPUT)
-        return passage_from_row(rows[0])
+        return self.passages_at([pos])[0]
 
     def passages_at(self, positions: list[int]) -> list[PassageRecord]:
         if not positions:
             return []
-        rows = self.client.get(self.collection, ids=[self.passage_ids[p] for p in positions], output_fields=PASSAGE_OUTPUT)
+        rows = self.client.get(self.collection, ids=[self.row_ids[p] for p in positions], output_fields=PASSAGE_OUTPUT)
         by_id = {r["passage_id"]: passage_from_row(r) for r in rows}
         return [by_id[self.passage_ids[p]] for p in positions]
 
     def vector_at(self, pos: int) -> np.ndarray:
-        rows = self.client.get(self.collection, ids=[self.passage_ids[pos]], output_fields=["vector"])
+        rows = self.client.get(self.collection, ids=[self.row_ids[pos]], output_fields=["vector"])
         return np.asarray(rows[0]["vector"], np.float32)
 
     def document_passages(self, doc_id: str) -> list[PassageRecord]:
-        passages, _ = self.store.version_passages(self.version, filter_expr=f"doc_id == {quoted(doc_id)}")
+        passages, _ = self.store.version_passages(self.manifest, filter_expr=f"doc_id == {quoted(doc_id)}")
         return passages
 
     def doc_freq(self, token: str) -> int:
@@ -132,7 +141,8 @@ class MilvusReader:
         with self._lock:
             if token in self._doc_freq:
                 return self._doc_freq[token]
-        rows = self.client.query(self.collection, filter=f"TEXT_MATCH(tokens, {quoted(token)})",
+        match = " and ".join(e for e in (self.visible, f"TEXT_MATCH(tokens, {quoted(token)})") if e)
+        rows = self.client.query(self.collection, filter=match,
                                  output_fields=["count(*)"])
         count = int(rows[0]["count(*)"]) if rows else 0
         with self._lock:

@@ -1,0 +1,71 @@
+"""Dense retrieval over segments: each segment's FAISS index searched (the base's IVF, small ones exact),
+tombstoned passages masked, the hits merged by score into the version's positions."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .positions import Layout
+
+
+class SegmentedDense:
+    """The dense indexes of a version's segments behind the version's global positions."""
+
+    def __init__(self, parts: list, layout: Layout) -> None:
+        self.parts, self.layout = parts, layout
+        self.live = [layout.live(s) for s in range(len(parts))]
+
+    @property
+    def size(self) -> int:
+        """Number of live passages."""
+        return self.layout.size
+
+    @property
+    def approximate(self) -> bool:
+        return any(p.approximate for p in self.parts)
+
+    @property
+    def dim(self) -> int:
+        return int(self.parts[0].index.d)
+
+    def vector(self, pos: int) -> np.ndarray:
+        """The stored vector of the passage at a global position."""
+        segment, local = self.layout.locate([pos])
+        return self.parts[int(segment[0])].vector(int(local[0]))
+
+    def vectors(self) -> np.ndarray:
+        """Every live vector in position order."""
+        out = np.zeros((self.size, self.dim), np.float32)
+        for part, l2g in zip(self.parts, self.layout.local_to_global):
+            if part.size:
+                local = np.flatnonzero(l2g >= 0)
+                out[l2g[local]] = part.index.reconstruct_n(0, part.size)[local]
+        return out
+
+    def local_masks(self, allowed: np.ndarray | None) -> list[np.ndarray | None]:
+        """A global mask as one mask per segment (tombstoned passages never admitted)."""
+        if allowed is None:
+            return self.live
+        out = []
+        for l2g, live in zip(self.layout.local_to_global, self.live):
+            mask = np.zeros(len(l2g), dtype=bool)
+            where = np.flatnonzero(l2g >= 0) if live is not None else slice(None)
+            mask[where] = allowed[l2g[where]]
+            out.append(mask)
+        return out
+
+    def top(self, query: np.ndarray, n: int, allowed: np.ndarray | None = None,
+            masks: list[np.ndarray | None] | None = None) -> list[tuple[int, float]]:
+        """(global position, cosine) of the n nearest live passages, best first; `allowed` masks positions."""
+        if self.size == 0 or n <= 0:
+            return []
+        masks = masks if masks is not None else self.local_masks(allowed)
+        if len(self.parts) == 1 and masks[0] is None:
+            l2g = self.layout.local_to_global[0]
+            return [(int(l2g[p]), s) for p, s in self.parts[0].top(query, n)]
+        hits = []
+        for part, l2g, mask in zip(self.parts, self.layout.local_to_global, masks):
+            if part.size:
+                hits += [(int(l2g[p]), s) for p, s in part.top(query, n, mask)]
+        hits.sort(key=lambda h: -h[1])
+        return hits[:n]

@@ -1,0 +1,452 @@
+"""Segments: adding, changing and deleting documents, and merging, give what a full rebuild gives (BM25 scores,
+ranks, positions, records, vectors); a publish or merge killed at any step keeps the last version whole; a
+version written before segments still opens and becomes a segment without embedding again."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from core.filters import Filters
+from core.model import ModelInfo
+from core.records import DocumentRecord, Manifest, PassageRecord, document_row, passage_row
+from core.storage.base import IndexChanges
+from core.storage.embedded import store
+from core.storage.embedded.reader import EmbeddedReader
+from tests.conftest import ROOT
+
+DIM = 16
+MODEL = ModelInfo(name="m", dim=DIM, fingerprint="f", probe=[])
+WORDS = [f"词{i}" for i in range(60)] + ["法律", "顾问", "审查"]
+QUERIES = [["法律"], ["法律", "顾问"], ["词3", "词3", "词17"], ["审查", "词40", "不在"], ["顾问", "词1", "词2", "词59"]]
+
+
+class Corpus:
+    """Random documents with Zipf-ish tokens and unit vectors, kept by id so a rebuild can be made of any state."""
+
+    def __init__(self, seed: int = 0) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.docs: dict[str, tuple[DocumentRecord, list[PassageRecord], np.ndarray]] = {}
+
+    def make(self, doc_id: str, n: int | None = None, name: str | None = None, region: str = "") -> tuple:
+        n = n or int(self.rng.integers(1, 7))
+        weights = 1.0 / np.arange(1, len(WORDS) + 1)
+        doc = DocumentRecord(doc_id=doc_id, source=f"{doc_id}.txt", name=name or f"{doc_id}.txt",
+                             content_hash=str(self.rng.random()), text=f"全文{doc_id}", title=doc_id,
+                             display_title=doc_id, region=region, n_passages=n)
+        passages = [PassageRecord(
+            passage_id=f"{doc_id}-{i:04d}", doc_id=doc_id, ordinal=i, start=i, end=i + 1, heading_path=["一"],
+            kind="paragraph", text=f"{doc_id}{i}", match_text=f"{doc_id}{i}",
+            tokens=[str(t) for t in self.rng.choice(WORDS, int(self.rng.integers(0, 15)), p=weights / weights.sum())],
+        ) for i in range(n)]
+        vectors = self.rng.normal(size=(n, DIM)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        self.docs[doc_id] = (doc, passages, vectors)
+        return doc, passages, vectors
+
+    def changes(self, doc_ids: list[str], removed: list[str] = ()) -> IndexChanges:
+        for d in removed:
+            self.docs.pop(d)
+        parts = [self.docs[d] for d in doc_ids]
+        return IndexChanges([p[0] for p in parts], [x for p in parts for x in p[1]],
+                            np.concatenate([p[2] for p in parts]) if parts else np.zeros((0, DIM), np.float32),
+                            list(removed))
+
+    def everything(self) -> tuple[list, list, np.ndarray]:
+        parts = list(self.docs.values())
+        return [p[0] for p in parts], [x for p in parts for x in p[1]], np.concatenate([p[2] for p in parts])
+
+    def rebuild(self, folder) -> EmbeddedReader:
+        return EmbeddedReader(store.publish(folder, *self.everything(), MODEL))
+
+
+def current(index_dir) -> EmbeddedReader:
+    return EmbeddedReader(store.current_version_dir(index_dir))
+
+
+def base_index(tmp_path, n_docs: int = 30, seed: int = 0) -> tuple[Corpus, object]:
+    corpus = Corpus(seed)
+    for i in range(n_docs):
+        corpus.make(f"d{i:02d}", region="广东省" if i % 3 == 0 else "")
+    idx = tmp_path / "idx"
+    store.publish(idx, *corpus.everything(), MODEL)
+    return corpus, idx
+
+
+def assert_same_index(a: EmbeddedReader, b: EmbeddedReader) -> None:
+    """Two readers answer every question alike: records, positions, BM25 scores and ranks, dense ranks."""
+    assert list(a.documents) == list(b.documents) and list(a.doc_of_pos) == list(b.doc_of_pos)
+    assert dict(a.passage_pos) == dict(b.passage_pos)
+    n = len(a.doc_of_pos)
+    assert [p.passage_id for p in a.passages_at(list(range(n)))] == [p.passage_id for p in b.passages_at(list(range(n)))]
+    for d in list(a.documents)[::5]:
+        assert a.document_passages(d) == b.document_passages(d)
+        assert a.documents[d].text == b.documents[d].text
+    filters = Filters(region=("广东省",))
+    for tokens in QUERIES:
+        np.testing.assert_allclose(a.lexical.scores(tokens), b.lexical.scores(tokens), rtol=1e-6, atol=1e-7)
+        for f in (Filters(), filters):
+            assert a.lexical_top(tokens, 10, f, None) == b.lexical_top(tokens, 10, f, None)
+        for t in tokens:
+            assert a.doc_freq(t) == b.doc_freq(t)
+    rng = np.random.default_rng(9)
+    for _ in range(5):
+        q = rng.normal(size=a.dense.dim).astype(np.float32)
+        q /= np.linalg.norm(q)
+        for f in (Filters(), filters):
+            assert a.dense_top(q, 10, f, None) == b.dense_top(q, 10, f, None)
+            assert a.dense_top(q, 6, f, None, per_doc=1) == b.dense_top(q, 6, f, None, per_doc=1)
+    np.testing.assert_allclose(a.dense.vectors(), b.dense.vectors(), atol=1e-6)
+
+
+def test_bm25_over_segments_equals_bm25s_on_a_rebuild_of_the_live_passages(tmp_path):
+    import bm25s
+
+    corpus, idx = base_index(tmp_path)
+    corpus.make("d05")  # changed
+    corpus.make("e01", name="d07b.txt")  # new, sorting between old documents
+    store.publish_changes(idx, corpus.changes(["d05", "e01"], removed=["d11", "d12"]), MODEL)
+    corpus.make("e02")
+    store.publish_changes(idx, corpus.changes(["e02"]), MODEL)
+    reader = current(idx)
+    assert len(reader.segments) == 3
+    live = reader.passages_at(list(range(len(reader.doc_of_pos))))
+    reference = bm25s.BM25()  # as publish built it before segments
+    reference.index([p.tokens for p in live], show_progress=False)
+    for tokens in QUERIES:
+        known = [t for t in tokens if t in reference.vocab_dict]
+        expected = reference.get_scores(known) if known else np.zeros(len(live))
+        np.testing.assert_allclose(reader.lexical.scores(tokens), expected, rtol=1e-6, atol=1e-7)
+        order = np.argsort(-expected, kind="stable")
+        top = [int(i) for i in order[:10] if expected[i] > 0]
+        found = reader.lexical_top(tokens, 10, Filters(), None)
+        assert sorted(found) == sorted(top) or [expected[i] for i in found] == [expected[i] for i in top]
+        for t in tokens:
+            assert reader.doc_freq(t) == sum(t in p.tokens for p in live)
+
+
+def test_add_change_and_delete_equal_a_full_rebuild(tmp_path):
+    corpus, idx = base_index(tmp_path)
+    corpus.make("d03", n=4)
+    corpus.make("a00", name="a00.txt", region="广东省")  # sorts before every old document
+    corpus.make("z99", region="广东省")
+    store.publish_changes(idx, corpus.changes(["d03", "a00", "z99"], removed=["d20"]), MODEL)
+    store.publish_changes(idx, corpus.changes([], removed=["d21", "a00"]), MODEL)  # a document of the new segment
+    corpus.make("d03", n=2)  # changed again: tombstoned in the small segment this time
+    store.publish_changes(idx, corpus.changes(["d03"]), MODEL)
+    reader = current(idx)
+    assert len(reader.segments) == 3 and reader.manifest.passages == len(reader.doc_of_pos)
+    assert_same_index(reader, corpus.rebuild(tmp_path / "rebuilt"))
+
+
+def test_a_change_writes_one_small_segment_and_a_delete_only_tombstones(tmp_path):
+    corpus, idx = base_index(tmp_path)
+    base = current(idx).segments[0]
+    inode = os.stat(base.folder / "index.sqlite").st_ino
+    corpus.make("new")
+    store.publish_changes(idx, corpus.changes(["new"]), MODEL)
+    after_add = current(idx)
+    assert [s.size for s in after_add.segments] == [base.size, len(corpus.docs["new"][1])]
+    assert after_add.segments[0] is base  # the same segment, loaded once, shared by both readers
+    assert os.stat(after_add.segments[0].folder / "index.sqlite").st_ino == inode  # referenced, not copied
+    segments_before = sorted(p.name for p in (idx / "segments").iterdir())
+    store.publish_changes(idx, corpus.changes([], removed=["d04"]), MODEL)
+    assert sorted(p.name for p in (idx / "segments").iterdir()) == segments_before  # no segment written
+    refs = store.segment_refs(current(idx).manifest)
+    assert refs[0].deleted == ["d04"] and refs[0].deleted_passages == len(base.query(
+        "SELECT pos FROM passages WHERE doc_id = 'd04'"))
+    assert "d04" not in current(idx).documents
+    with pytest.raises(KeyError):
+        store.publish_changes(idx, IndexChanges(removed=["d04"]), MODEL)
+
+
+def test_segments_are_deleted_only_when_no_kept_version_lists_them(tmp_path):
+    corpus, idx = base_index(tmp_path)
+    for d in ("n1", "n1b"):
+        corpus.make(d)
+        store.publish_changes(idx, corpus.changes([d]), MODEL)
+    first_small = store.segment_refs(current(idx).manifest)[1].name
+    assert store.merge(idx, "small")  # n1's segment merged away: the previous version still lists it
+    assert (idx / "segments" / first_small).is_dir()
+    corpus.make("n2")
+    store.publish_changes(idx, corpus.changes(["n2"]), MODEL)
+    assert not (idx / "segments" / first_small).exists()  # no kept version lists it now
+    listed = {r.name for v in (idx / "versions").iterdir() for r in store.segment_refs(store.read_manifest(v))}
+    assert {p.name for p in (idx / "segments").iterdir()} == listed
+
+
+@pytest.mark.parametrize("plan", ["small", "full"])
+def test_a_merge_equals_a_full_rebuild(tmp_path, plan):
+    corpus, idx = base_index(tmp_path)
+    for i in range(4):
+        corpus.make(f"m{i}", region="广东省")
+        store.publish_changes(idx, corpus.changes([f"m{i}"], removed=[f"d{i:02d}"]), MODEL)
+    corpus.make("m1")
+    store.publish_changes(idx, corpus.changes(["m1"]), MODEL)
+    assert len(current(idx).segments) == 6
+    store.merge(idx, plan)
+    reader = current(idx)
+    assert len(reader.segments) == (2 if plan == "small" else 1)
+    if plan == "full":
+        assert store.segment_refs(reader.manifest)[0].deleted == []
+    assert_same_index(reader, corpus.rebuild(tmp_path / "rebuilt"))
+
+
+def test_merges_are_due_when_segments_or_tombstones_pile_up(tmp_path, monkeypatch):
+    corpus, idx = base_index(tmp_path, n_docs=60)
+    monkeypatch.setattr(store, "MAX_SMALL_SEGMENTS", 3)
+    for i in range(3):
+        corpus.make(f"m{i}", n=1)
+        store.publish_changes(idx, corpus.changes([f"m{i}"]), MODEL)
+    assert store.merge_plan(store.segment_refs(current(idx).manifest)) is None  # 3 small segments beside the base: not more than 3
+    corpus.make("m3", n=1)
+    store.publish_changes(idx, corpus.changes(["m3"]), MODEL)
+    assert store.merge_plan(store.segment_refs(current(idx).manifest)) == "small"
+    store.merge(idx)
+    assert len(current(idx).segments) == 2
+    doomed = [d for d in corpus.docs if d.startswith("d")][:20]
+    store.publish_changes(idx, corpus.changes([], removed=doomed), MODEL)  # a third of the passages
+    assert store.merge_plan(store.segment_refs(current(idx).manifest)) == "full"
+    store.merge(idx)
+    assert len(current(idx).segments) == 1 and store.merge(idx) is None
+    assert_same_index(current(idx), corpus.rebuild(tmp_path / "rebuilt"))
+
+
+def test_a_full_merge_keeps_the_bases_trained_ivf_cells(tmp_path, monkeypatch):
+    import faiss
+
+    monkeypatch.setattr(store, "EXACT_MAX", 2000)
+    rng = np.random.default_rng(3)
+    centers = rng.normal(size=(50, DIM)).astype(np.float32)
+    corpus = Corpus(1)
+    for i in range(300):
+        doc, passages, _ = corpus.make(f"d{i:03d}", n=10)
+        v = centers[rng.integers(0, 50, 10)] + rng.normal(scale=0.1, size=(10, DIM)).astype(np.float32)
+        corpus.docs[doc.doc_id] = (doc, passages, v / np.linalg.norm(v, axis=1, keepdims=True))
+    idx = tmp_path / "idx"
+    store.publish(idx, *corpus.everything(), MODEL)
+    base = current(idx)
+    assert base.dense.approximate
+    corpus.make("new", n=8)
+    store.publish_changes(idx, corpus.changes(["new"], removed=["d000", "d001"]), MODEL)
+    merged_dir = store.merge(idx, "full")
+    merged = EmbeddedReader(merged_dir)
+    old_ivf, new_ivf = base.segments[0].dense.index, merged.segments[0].dense.index
+    old_centroids = faiss.downcast_index(old_ivf.quantizer).reconstruct_n(0, old_ivf.nlist)
+    assert np.array_equal(old_centroids, faiss.downcast_index(new_ivf.quantizer).reconstruct_n(0, new_ivf.nlist))
+    assert merged.manifest.dense["nprobe"] == base.manifest.dense["nprobe"]  # tuned once, kept
+    assert len(merged.doc_of_pos) == 300 * 10 - 20 + 8
+    rebuilt = corpus.rebuild(tmp_path / "rebuilt")
+    for tokens in QUERIES:  # BM25 exactly as a rebuild; dense is IVF on other cells: top 10 mostly the same
+        assert merged.lexical_top(tokens, 10, Filters(), None) == rebuilt.lexical_top(tokens, 10, Filters(), None)
+    overlap = []
+    for v in rebuilt.dense.vectors()[::97]:
+        a, b = merged.dense_top(v, 10, Filters(), None), rebuilt.dense_top(v, 10, Filters(), None)
+        overlap.append(len(set(a) & set(b)) / 10)
+    assert np.mean(overlap) >= 0.9
+
+
+class Killed(BaseException):
+    """Stands for kill -9: nothing after it runs (clean-up is switched off while it is raised)."""
+
+
+STEPS = ["segment-before-rename", "version-before-rename", "between-rename-and-swap", "current-temp-written",
+         "after-swap", "while-removing-segments"]
+
+
+def crash_at(monkeypatch, step: str) -> None:
+    """Make the next publish or merge stop dead at `step`, leaving what a killed process would leave."""
+    def die(*_args, **_kwargs):
+        raise Killed(step)
+
+    real_rename = os.rename
+    monkeypatch.setattr(store.shutil, "rmtree", lambda *a, **k: None)  # a killed process cleans nothing up
+    if step == "segment-before-rename":
+        monkeypatch.setattr(store.os, "rename", lambda a, b: die() if "segments" in str(b) else real_rename(a, b))
+    elif step == "version-before-rename":
+        monkeypatch.setattr(store.os, "rename", lambda a, b: die() if "versions" in str(b) else real_rename(a, b))
+    elif step == "between-rename-and-swap":
+        monkeypatch.setattr(store, "_point_current", die)
+    elif step == "current-temp-written":
+        monkeypatch.setattr(store.os, "replace", die)
+    elif step == "after-swap":
+        monkeypatch.setattr(store, "_remove_old_versions", die)
+    elif step == "while-removing-segments":
+        monkeypatch.setattr(store, "_remove_unreferenced_segments", die)
+
+
+def snapshot(reader: EmbeddedReader) -> list:
+    return [reader.lexical_top(t, 10, Filters(), None) for t in QUERIES] + [list(reader.doc_of_pos)]
+
+
+@pytest.mark.parametrize("what", ["merge", "publish"])
+@pytest.mark.parametrize("step", STEPS)
+def test_a_merge_or_publish_killed_at_any_step_leaves_the_last_version_whole(tmp_path, monkeypatch, what, step):
+    corpus, idx = base_index(tmp_path)
+    for i in range(3):
+        corpus.make(f"m{i}")
+        store.publish_changes(idx, corpus.changes([f"m{i}"], removed=[f"d{i:02d}"]), MODEL)
+    good = store.current_version_dir(idx)
+    before = snapshot(current(idx))
+    saved = dict(corpus.docs)
+    crash_at(monkeypatch, step)
+    with pytest.raises(Killed):
+        if what == "merge":
+            store.merge(idx, "full")
+        else:
+            corpus.make("late")
+            store.publish_changes(idx, corpus.changes(["late"], removed=["d10"]), MODEL)
+    monkeypatch.undo()
+    published = store.current_version_dir(idx)
+    if step in ("after-swap", "while-removing-segments"):
+        assert published != good  # the new version was published whole; clean-up is what was cut off
+        assert_same_index(current(idx), corpus.rebuild(tmp_path / "rebuilt"))
+    else:
+        assert published == good
+        assert snapshot(current(idx)) == before
+        for ref in store.segment_refs(store.read_manifest(good)):
+            assert (idx / "segments" / ref.name / "manifest.json").is_file()
+        corpus.docs = saved  # the killed publish never happened
+    corpus.make("after")  # the next publish recovers: debris and orphans are gone
+    store.publish_changes(idx, corpus.changes(["after"]), MODEL)
+    assert_same_index(current(idx), corpus.rebuild(tmp_path / "rebuilt2"))
+    assert not list(idx.glob(".CURRENT.*")) and not list((idx / "versions").glob(".tmp-*"))
+    assert not list((idx / "segments").glob(".tmp-*"))
+    listed = {r.name for v in (idx / "versions").iterdir() for r in store.segment_refs(store.read_manifest(v))}
+    assert {p.name for p in (idx / "segments").iterdir()} == listed
+    assert len(list((idx / "versions").iterdir())) == 2
+
+
+MERGER = textwrap.dedent("""
+    import sys, time
+    sys.path.insert(0, {root!r})
+    from core.storage.embedded import store
+    real = store._fsync_tree
+    def slow(folder):
+        print("fsync", folder.parent.name, flush=True)
+        if folder.parent.name == {where!r}:
+            time.sleep(60)
+        real(folder)
+    store._fsync_tree = slow
+    store.merge({index!r}, "full")
+    print("finished", flush=True)
+""")
+
+
+@pytest.mark.parametrize("where", ["segments", "versions"])
+def test_kill_9_mid_merge_leaves_the_last_version_whole(tmp_path, where):
+    corpus, idx = base_index(tmp_path)
+    for i in range(3):
+        corpus.make(f"m{i}")
+        store.publish_changes(idx, corpus.changes([f"m{i}"], removed=[f"d{i:02d}"]), MODEL)
+    good = store.current_version_dir(idx)
+    before = snapshot(current(idx))
+    script = MERGER.format(root=str(ROOT), index=str(idx), where=where)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    while (line := proc.stdout.readline().strip()) != f"fsync {where}":
+        assert line.startswith("fsync"), line
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert store.current_version_dir(idx) == good and snapshot(current(idx)) == before
+    corpus.make("after")
+    store.publish_changes(idx, corpus.changes(["after"]), MODEL)
+    assert_same_index(current(idx), corpus.rebuild(tmp_path / "rebuilt"))
+    assert not list((idx / "segments").glob(".tmp-*")) and not list((idx / "versions").glob(".tmp-*"))
+
+
+def old_format_version(index_dir, corpus: Corpus) -> None:
+    """An index as publish wrote it before segments (format 2): one folder of SQLite, FAISS and bm25s."""
+    import sqlite3
+
+    import bm25s
+    import faiss
+
+    docs, passages, vectors = corpus.everything()
+    name = "v20250101-000000-abcdef"
+    folder = index_dir / "versions" / name
+    folder.mkdir(parents=True)
+    conn = sqlite3.connect(folder / "index.sqlite")
+    conn.executescript(store.SCHEMA)
+    conn.executemany(store._insert_sql("documents", store.DOCUMENT_COLUMNS), [document_row(d) for d in docs])
+    conn.executemany(store._insert_sql("passages", store.PASSAGE_COLUMNS),
+                     [{"pos": pos, **passage_row(p)} for pos, p in enumerate(passages)])
+    conn.commit()
+    conn.close()
+    dense, info = store.build_dense_index(vectors, DIM)
+    faiss.write_index(dense, str(folder / "dense.faiss"))
+    bm25 = bm25s.BM25()
+    bm25.index([p.tokens for p in passages], show_progress=False)
+    bm25.save(str(folder / "bm25"), show_progress=False)
+    manifest = Manifest(version=name, model=MODEL, documents=len(docs), passages=len(passages), created=0.0,
+                        format=2, dense=info).to_json()
+    manifest.pop("segments", None)
+    (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    (index_dir / "CURRENT").write_text(name + "\n", encoding="utf-8")
+
+
+def test_a_version_written_before_segments_opens_and_becomes_a_segment_without_embedding(tmp_path):
+    corpus = Corpus(4)
+    for i in range(25):
+        corpus.make(f"d{i:02d}", region="广东省" if i % 3 == 0 else "")
+    idx = tmp_path / "idx"
+    old_format_version(idx, corpus)
+    old = current(idx)
+    assert old.manifest.format == 2 and old.manifest.segments == []
+    assert_same_index(old, corpus.rebuild(tmp_path / "rebuilt"))  # bm25s' scores, the same positions
+    old_dense = old.segments[0].folder / "dense.faiss"
+    corpus.make("n1")
+    store.publish_changes(idx, corpus.changes(["n1"], removed=["d03"]), MODEL)
+    migrated = current(idx)
+    assert migrated.manifest.format == 3 and len(migrated.segments) == 2
+    assert os.path.samefile(old_dense, migrated.segments[0].folder / "dense.faiss")  # linked: vectors not rebuilt
+    assert_same_index(migrated, corpus.rebuild(tmp_path / "rebuilt2"))
+    corpus.make("n2")
+    store.publish_changes(idx, corpus.changes(["n2"]), MODEL)  # the old version is no longer kept
+    assert not (idx / "versions" / old.version).exists() and migrated.segments[0].folder.is_dir()
+    assert_same_index(current(idx), corpus.rebuild(tmp_path / "rebuilt3"))
+
+
+def test_the_pipeline_publishes_only_what_changed(tmp_path):
+    from indexer.pipeline import delete_documents, index_paths
+    from tests.conftest import DATA, SEEDS
+    from tests.fakes import HashEncoder
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for key in ("gz_ict_2019", "jm_ict_2024", "bureau_2022"):
+        shutil.copy(DATA / SEEDS[key], corpus)
+    idx, enc = tmp_path / "idx", HashEncoder()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(store, "merge_plan", lambda refs: None)
+        index_paths([corpus], idx, encoder=enc)
+        path = corpus / SEEDS["jm_ict_2024"]
+        path.write_text(path.read_text(encoding="utf-8") + "\n（五）新增措施。建立行政执法案卷评查制度。", encoding="utf-8")
+        summary = index_paths([corpus], idx, encoder=enc)
+        reader = current(idx)
+        refs = store.segment_refs(reader.manifest)
+        assert len(refs) == 2 and refs[1].documents == 1 and len(refs[0].deleted) == 1
+        assert summary.updated and summary.embedded <= 2
+        gone = SEEDS["bureau_2022"]  # a document of the base segment
+        doomed = [d.doc_id for d in reader.documents.values() if d.name == gone]
+        assert delete_documents(idx, doomed)
+        after = store.segment_refs(current(idx).manifest)
+        assert [r.name for r in after] == [r.name for r in refs] and len(after[0].deleted) == 2  # tombstones only
+    (corpus / SEEDS["bureau_2022"]).unlink()
+    fresh = tmp_path / "fresh"
+    index_paths([corpus], fresh, encoder=enc)
+    assert_same_index(current(idx), current(fresh))
+    from search.engine import SearchEngine
+
+    a, b = SearchEngine(idx, encoder=enc), SearchEngine(fresh, encoder=enc)  # fusion, match levels, groups
+    for q in ("法律顾问", "行政执法案卷评查", "公平竞争审查", "依法行政", "法律顧問"):
+        for kwargs in ({}, {"mode": "bm25"}, {"per_doc": 1}, {"min_match": "any"}):
+            x, y = a.search(q, k=10, **kwargs), b.search(q, k=10, **kwargs)
+            assert [(h.passage_id, h.match, round(h.score, 6)) for h in x.hits] == \
+                [(h.passage_id, h.match, round(h.score, 6)) for h in y.hits]
+            assert x.total == y.total
