@@ -24,7 +24,11 @@ MAX_OFFSET = 1000  # paging: the ranked list is a few hundred passages at most
 MAX_FILTER_VALUES = 20
 MAX_FILTER_CHARS = 100
 YEAR_MIN, YEAR_MAX = 1949, 2100
-NON_BLANK = r"\S"  # at least one character that is not white space
+# At least one character that is not white space, spelled out: JavaScript's \s (the OpenAPI document's
+# regex dialect), pydantic's Rust \s and Python's str.strip disagree on U+0085, U+001C–U+001F and U+FEFF, so
+# "\S" let a query of U+0085 pass the schema and fail validation. This class means the same in all three.
+NON_BLANK = (r"[^\t\n\v\f\r \u001c-\u001f\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+             r"\ufeff]")
 
 
 def _no_surrogates(value: str) -> str:
