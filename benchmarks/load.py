@@ -147,6 +147,7 @@ def main() -> None:
                         help="requests of the cold phase, the first burst after start (default 4 per client)")
     parser.add_argument("--index", type=Path, default=None, help="an existing index (default: index data/ now)")
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
+    parser.add_argument("--threads", type=int, default=0, help="the server's worker threads (default: fazhi serve's)")
     args = parser.parse_args()
     cold_requests = args.cold_requests if args.cold_requests is not None else 4 * args.clients
 
@@ -160,7 +161,7 @@ def main() -> None:
                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
         passage_ids = index_passage_ids(index)
         port = free_port()
-        server = subprocess.Popen(fazhi + ["--index", str(index), "serve", "--port", str(port)], cwd=ROOT, env=env,
+        server = subprocess.Popen(fazhi + ["--index", str(index), "serve", "--port", str(port)] + (["--threads", str(args.threads)] if args.threads else []), cwd=ROOT, env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         base = f"http://127.0.0.1:{port}"
         try:
@@ -184,7 +185,7 @@ def main() -> None:
     def pct(values, q):
         return 1000 * values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
 
-    print(f"server: fazhi serve (waitress, 8 threads) on 127.0.0.1, index {health['documents']} documents / "
+    print(f"server: fazhi serve (waitress, {args.threads or 'default'} threads) on 127.0.0.1, index {health['documents']} documents / "
           f"{health['passages']} passages, {os.cpu_count()} CPU cores")
     print(f"{args.clients} concurrent clients (60% search, 30% find-similar, 10% search page); queries drawn from "
           f"{len(queries)} distinct ones. cold: the first {len(cold)} requests, sent the moment the server was "

@@ -53,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="serve the web page and JSON API")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--threads", type=int, default=8)
+    p.add_argument("--threads", type=int, default=None, help="worker threads (default: one per core)")
 
     p = sub.add_parser("config", help="print the effective settings and where each came from")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -165,7 +165,7 @@ def _serve(args, settings: Settings) -> int:
         client.get("/", query_string={"q": WARM_QUERY})
     print(f"fazhi: serving {app.extensions['fazhi_engine'].index_dir} on http://{args.host}:{args.port}/",
           file=sys.stderr)
-    serve(app, args.host, args.port, threads=args.threads)  # waitress with header/body deadlines and limits
+    serve(app, args.host, args.port, **({"threads": args.threads} if args.threads else {}))  # waitress with header/body deadlines and limits
     return 0
 
 
