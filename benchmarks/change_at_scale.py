@@ -2,7 +2,8 @@
 timed until the serving engine reflects each (the figures of docs/benchmarks.md at 1M; scale.py does the same)."""
 import sys, time
 from dataclasses import replace
-sys.path.insert(0, "/work/wt-seg"); sys.path.insert(0, "/work/wt-seg/benchmarks")
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT)); sys.path.insert(0, str(ROOT / "benchmarks"))
 from pathlib import Path
 from core.model import Encoder
 from core.storage.base import IndexChanges
