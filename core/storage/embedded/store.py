@@ -348,6 +348,25 @@ def _reusable_cells(base: Path, n: int):
     return faiss.read_index(str(base / "dense.faiss")), {**info, "trained_on": trained_on}
 
 
+@contextmanager
+def _new_segment(index_dir: Path) -> Iterator[tuple[Path, str]]:
+    """(temporary folder, name) of a segment being written; on success it is fsynced and renamed into
+    segments/ (durable before any version names it), on any failure removed."""
+    folder = Path(index_dir) / SEGMENTS
+    folder.mkdir(parents=True, exist_ok=True)
+    name = new_name("s")
+    tmp = folder / f".tmp-{name}"
+    tmp.mkdir()
+    try:
+        yield tmp, name
+        _fsync_tree(tmp)
+        os.rename(tmp, folder / name)
+        _fsync_dir(folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
 def write_segment(index_dir: Path, documents: list[DocumentRecord], passages: list[PassageRecord],
                   vectors: np.ndarray, dim: int, reuse=None) -> SegmentRef:
     """Write one segment (documents in name order) and rename it into place; its reference for a manifest.
@@ -358,12 +377,7 @@ def write_segment(index_dir: Path, documents: list[DocumentRecord], passages: li
     import faiss
 
     documents, passages, vectors = ordered(documents, passages, np.asarray(vectors, np.float32).reshape(-1, dim))
-    folder = Path(index_dir) / SEGMENTS
-    folder.mkdir(parents=True, exist_ok=True)
-    name = new_name("s")
-    tmp = folder / f".tmp-{name}"
-    tmp.mkdir()
-    try:
+    with _new_segment(index_dir) as (tmp, name):
         conn = sqlite3.connect(tmp / "index.sqlite")
         conn.executescript(SCHEMA)
         conn.executemany(_insert_sql("documents", DOCUMENT_COLUMNS), [document_row(d) for d in documents])
@@ -383,24 +397,13 @@ def write_segment(index_dir: Path, documents: list[DocumentRecord], passages: li
         write_postings(tmp, [p.tokens for p in passages])
         _write_json(tmp / "manifest.json", {"kind": "segment", "passages": len(passages),
                                             "documents": len(documents), "dense": info})
-        _fsync_tree(tmp)
-        os.rename(tmp, folder / name)
-        _fsync_dir(folder)  # the segment is durable before any version names it
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return SegmentRef(name=name, passages=len(passages), documents=len(documents))
 
 
 def _segment_from_old_version(index_dir: Path, version: Path) -> SegmentRef:
     """A version written before segments as a segment: its SQLite and FAISS files linked (not copied, not
     embedded again), postings counted from its stored tokens."""
-    folder = Path(index_dir) / SEGMENTS
-    folder.mkdir(parents=True, exist_ok=True)
-    name = new_name("s")
-    tmp = folder / f".tmp-{name}"
-    tmp.mkdir()
-    try:
+    with _new_segment(index_dir) as (tmp, name):
         for part in ("index.sqlite", "dense.faiss"):
             try:
                 os.link(version / part, tmp / part)
@@ -414,12 +417,6 @@ def _segment_from_old_version(index_dir: Path, version: Path) -> SegmentRef:
         dense = read_manifest(version).dense
         _write_json(tmp / "manifest.json", {"kind": "segment", "passages": len(tokens), "documents": n_docs,
                                             "dense": dense, "from_version": version.name})
-        _fsync_tree(tmp)
-        os.rename(tmp, folder / name)
-        _fsync_dir(folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return SegmentRef(name=name, passages=len(tokens), documents=n_docs)
 
 
