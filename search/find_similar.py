@@ -253,7 +253,9 @@ def second_stage_candidates(state, source: Source, stage: FirstStage, config: Si
     lex_rank = {p: r for r, p in enumerate(stage.lexical, 1)}
     dense_rank = {p: r for r, p in enumerate(stage.dense, 1)}
     positions = [p for p in dict.fromkeys(stage.lexical + stage.dense) if state.doc_of_pos[p] in keep]
-    records = state.passages_at(positions)
+    # only what the features need: a candidate's tokens and its place in its document, not whole records
+    rows = [(ordinal, tokens.split(" ") if tokens else []) for ordinal, tokens in
+            state.passage_columns(positions, ("ordinal", "tokens"))]
     if config.whole_docs:  # the passage on the matter may be one neither retriever ranked high
         have = set(positions)
         for doc in docs[: config.whole_docs]:
@@ -261,13 +263,13 @@ def second_stage_candidates(state, source: Source, stage: FirstStage, config: Si
                 pos = state.passage_pos[record.passage_id]
                 if pos not in have and pos not in source.excluded:
                     positions.append(pos)
-                    records.append(record)
-    vectors = np.stack([state.vector_at(p) for p in positions]) if positions else np.zeros((0, 1), np.float32)
-    sims = cosines(vectors, source.vector)
+                    rows.append((record.ordinal, record.tokens))
+    sims = cosines(state.vectors_at(positions), source.vector) if positions else np.zeros(0, np.float32)
+    doc_ids = [state.doc_of_pos[p] for p in positions]
     candidates = [
-        Candidate(pos=p, doc_id=r.doc_id, tokens=r.tokens, cosine=float(s), bm25_rank=lex_rank.get(p),
-                  dense_rank=dense_rank.get(p), fused=fused_score.get(p, 0.0), place=place(state, r))
-        for p, r, s in zip(positions, records, sims)
+        Candidate(pos=p, doc_id=d, tokens=tokens, cosine=float(s), bm25_rank=lex_rank.get(p),
+                  dense_rank=dense_rank.get(p), fused=fused_score.get(p, 0.0), place=place_of(state, d, int(ordinal)))
+        for p, d, (ordinal, tokens), s in zip(positions, doc_ids, rows, sims.tolist())
     ]
     return score_candidates(candidates, stage.term_weights, term_stats(state).idf.__getitem__, config.weights, is_filler,
                             stage.tokens, source_place(state, source))
@@ -275,8 +277,13 @@ def second_stage_candidates(state, source: Source, stage: FirstStage, config: Si
 
 def place(state, record) -> float:
     """A passage's relative place in its document: 0 for the first, 1 for the last."""
-    doc = state.documents.get(record.doc_id)
-    return record.ordinal / max(doc.n_passages - 1, 1) if doc is not None else 0.0
+    return place_of(state, record.doc_id, record.ordinal)
+
+
+def place_of(state, doc_id: str, ordinal: int) -> float:
+    """The relative place of a document's passage number `ordinal`: 0 for the first, 1 for the last."""
+    doc = state.documents.get(doc_id)
+    return ordinal / max(doc.n_passages - 1, 1) if doc is not None else 0.0
 
 
 def source_place(state, source: Source) -> float | None:

@@ -205,53 +205,55 @@ def score_candidates(
     source_tokens: list[str] | None = None, source_place: float | None = None,
 ) -> list[Candidate]:
     """Fill each candidate's features and score (in place); returns the list."""
+    if not candidates:
+        return candidates
     source_mass = sum(source_terms.values()) or 1.0
-    best_cos: dict[str, float] = {}
-    for c in candidates:
-        best_cos[c.doc_id] = max(best_cos.get(c.doc_id, -1.0), c.cosine)
+    _, group = np.unique(np.array([c.doc_id for c in candidates], dtype=object), return_inverse=True)
+    n_groups = int(group.max()) + 1
+    cosine = np.array([c.cosine for c in candidates], np.float64)
     query = [t for t in (source_tokens or list(source_terms)) if not is_filler(t)]
     matrix = TermMatrix.of([c.tokens for c in candidates])
-    lexical = bm25_matrix(query, matrix, idf).tolist()
-    top_lexical = max(lexical, default=0.0) or 1.0
-    best_lexical: dict[str, float] = {}
-    for c, value in zip(candidates, lexical):
-        best_lexical[c.doc_id] = max(best_lexical.get(c.doc_id, 0.0), value)
-    w = weights.as_dict()
+    lexical = bm25_matrix(query, matrix, idf)
     # idf and filler once per distinct word of the request; filler words are no one's own (focus) words
     idf_of_word = np.array([0.0 if is_filler(t) else idf(t) for t in matrix.words])
     own = np.array([not is_filler(t) for t in matrix.words], bool)[matrix.word] if matrix.words else np.zeros(0, bool)
     shared = own & (matrix.per_word({t: 1.0 for t in source_terms}) > 0)[matrix.word]
-    covered = matrix.row_sums(np.where(shared, matrix.per_word(source_terms)[matrix.word], 0.0)).tolist()
-    own_mass = matrix.row_sums(np.where(own, idf_of_word[matrix.word], 0.0)).tolist()
-    shared_mass = matrix.row_sums(np.where(shared, idf_of_word[matrix.word], 0.0)).tolist()
-    for i, (c, value) in enumerate(zip(candidates, lexical)):
-        c.features = {
-            "cosine": c.cosine,
-            "cosine_gap": c.cosine - best_cos[c.doc_id],
-            "bm25": reciprocal(c.bm25_rank),
-            "dense": reciprocal(c.dense_rank),
-            "coverage": covered[i] / source_mass,
-            "focus": shared_mass[i] / (own_mass[i] or 1.0),
-            "lexical": value / top_lexical,
-            "lexical_gap": value / (best_lexical[c.doc_id] or 1.0) - 1.0,
-            "position": -abs(c.place - source_place) if c.place is not None and source_place is not None else 0.0,
-        }
-    within_document_z(candidates, "cosine", "cosine_z")
-    within_document_z(candidates, "lexical", "lexical_z")
-    for c in candidates:
-        c.score = sum(w[f] * c.features[f] for f in FEATURES)
+    covered = matrix.row_sums(np.where(shared, matrix.per_word(source_terms)[matrix.word], 0.0))
+    own_mass = matrix.row_sums(np.where(own, idf_of_word[matrix.word], 0.0))
+    shared_mass = matrix.row_sums(np.where(shared, idf_of_word[matrix.word], 0.0))
+    best_cos, best_lexical = np.full(n_groups, -np.inf), np.zeros(n_groups)
+    np.maximum.at(best_cos, group, cosine)
+    np.maximum.at(best_lexical, group, lexical)
+    top_lexical = float(lexical.max()) or 1.0
+    columns = {
+        "cosine": cosine,
+        "cosine_gap": cosine - best_cos[group],
+        "bm25": np.array([reciprocal(c.bm25_rank) for c in candidates]),
+        "dense": np.array([reciprocal(c.dense_rank) for c in candidates]),
+        "coverage": covered / source_mass,
+        "focus": shared_mass / np.where(own_mass == 0, 1.0, own_mass),
+        "lexical": lexical / top_lexical,
+        "lexical_gap": lexical / np.where(best_lexical == 0, 1.0, best_lexical)[group] - 1.0,
+        "position": np.array([-abs(c.place - source_place) if c.place is not None and source_place is not None
+                              else 0.0 for c in candidates]),
+    }
+    columns["cosine_z"] = group_z(columns["cosine"], group, n_groups)
+    columns["lexical_z"] = group_z(columns["lexical"], group, n_groups)
+    table = np.column_stack([columns[f] for f in FEATURES])
+    w = weights.as_dict()
+    scores = table @ np.array([w[f] for f in FEATURES])
+    for c, row, score in zip(candidates, table.tolist(), scores.tolist()):
+        c.features, c.score = dict(zip(FEATURES, row)), score
     return candidates
 
 
-def within_document_z(candidates: list[Candidate], feature: str, into: str) -> None:
-    """features[into] = the z-score of features[feature] among the candidates of the same document."""
-    values: dict[str, list[float]] = {}
-    for c in candidates:
-        values.setdefault(c.doc_id, []).append(c.features[feature])
-    stats = {d: (float(np.mean(v)), float(np.std(v))) for d, v in values.items()}
-    for c in candidates:
-        mean, sd = stats[c.doc_id]
-        c.features[into] = (c.features[feature] - mean) / sd if sd > 1e-9 else 0.0
+def group_z(values: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
+    """Each value's z-score among the values of its group (0 where a group's spread is nil)."""
+    counts = np.bincount(group, minlength=n_groups)
+    mean = np.bincount(group, weights=values, minlength=n_groups) / counts
+    spread = np.sqrt(np.bincount(group, weights=(values - mean[group]) ** 2, minlength=n_groups) / counts)
+    sd = spread[group]
+    return np.where(sd > 1e-9, (values - mean[group]) / np.where(sd > 1e-9, sd, 1.0), 0.0)
 
 
 def best_per_document(candidates: list[Candidate], doc_order: str = "rerank") -> list[Candidate]:

@@ -8,6 +8,7 @@ grouping, facets and highlighting stay in the engine, so every backend ranks the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
@@ -57,8 +58,15 @@ class IndexReader(Protocol):
     def passages_at(self, positions: list[int]) -> list[PassageRecord]:
         """The passages at several positions, in the order given (one round trip)."""
 
+    def passage_columns(self, positions: list[int], columns: Sequence[str]) -> list[tuple]:
+        """Some stored columns (passage_row's names: tokens joined by spaces) of several positions, in the
+        order given, without building whole records: find-similar's second stage reads ~150 candidates."""
+
     def vector_at(self, pos: int) -> np.ndarray:
         """The stored vector of the passage at a position."""
+
+    def vectors_at(self, positions: list[int]) -> np.ndarray:
+        """The stored vectors of several positions, one row each in the order given (one round trip)."""
 
     def document_passages(self, doc_id: str) -> list[PassageRecord]:
         """A document's passages in order."""

@@ -29,6 +29,10 @@ class DenseIndex:
         """The stored vector of one passage."""
         return self.index.reconstruct(int(pos))
 
+    def vectors_at(self, positions: np.ndarray) -> np.ndarray:
+        """The stored vectors of several positions, one row each in the order given."""
+        return self.index.reconstruct_batch(np.asarray(positions, dtype=np.int64))
+
     def top(self, query: np.ndarray, n: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
         """(position, cosine) of the n nearest passages, best first; `allowed` masks positions."""
         if self.size == 0 or n <= 0:

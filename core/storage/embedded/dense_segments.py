@@ -33,6 +33,17 @@ class SegmentedDense:
         segment, local = self.layout.locate([pos])
         return self.parts[int(segment[0])].vector(int(local[0]))
 
+    def vectors_at(self, positions: list[int]) -> np.ndarray:
+        """The stored vectors of several global positions, one row each in the order given."""
+        out = np.zeros((len(positions), self.dim), np.float32)
+        if not len(positions):
+            return out
+        segments, local = self.layout.locate([int(p) for p in positions])
+        for s in np.unique(segments).tolist():
+            rows = np.flatnonzero(segments == s)
+            out[rows] = self.parts[s].vectors_at(local[rows])
+        return out
+
     def vectors(self) -> np.ndarray:
         """Every live vector in position order."""
         out = np.zeros((self.size, self.dim), np.float32)

@@ -110,6 +110,19 @@ class EmbeddedReader:
                 found[(s, row["pos"])] = passage_from_row(row)
         return [found[(int(s), int(p))] for s, p in zip(segments, locals_)]
 
+    def passage_columns(self, positions: list[int], columns: Sequence[str]) -> list[tuple]:
+        if not positions:
+            return []
+        segments, locals_ = self.layout.locate([int(p) for p in positions])
+        names = ", ".join(columns)
+        found: dict[tuple[int, int], tuple] = {}
+        for s in np.unique(segments).tolist():
+            wanted = locals_[segments == s].tolist()
+            sql = f"SELECT pos, {names} FROM passages WHERE pos IN ({','.join('?' * len(wanted))})"
+            for row in self.segments[s].tuples(sql, wanted):
+                found[(s, row[0])] = row[1:]
+        return [found[key] for key in zip(segments.tolist(), locals_.tolist())]
+
     def passage_rows(self, columns: Sequence[str]) -> list[tuple]:
         """Some columns of every live passage, in position order (one scan of each segment)."""
         out: list[tuple] = [()] * self.layout.size
@@ -133,6 +146,9 @@ class EmbeddedReader:
 
     def vector_at(self, pos: int) -> np.ndarray:
         return self.dense.vector(pos)
+
+    def vectors_at(self, positions: list[int]) -> np.ndarray:
+        return self.dense.vectors_at(positions)
 
     def document_passages(self, doc_id: str) -> list[PassageRecord]:
         s = self.layout.doc_segment.get(doc_id)

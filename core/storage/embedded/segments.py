@@ -84,6 +84,13 @@ class Segment:
         with self.lock:
             return self.conn.execute(sql, params).fetchall()
 
+    def tuples(self, sql: str, params=()) -> list[tuple]:
+        """Rows of a read-only query as plain tuples (no sqlite3.Row per row: hot paths read hundreds)."""
+        with self.lock:
+            cursor = self.conn.cursor()
+            cursor.row_factory = None
+            return cursor.execute(sql, params).fetchall()
+
 
 _OPEN: "weakref.WeakValueDictionary[str, Segment]" = weakref.WeakValueDictionary()
 _OPEN_GUARD = threading.Lock()

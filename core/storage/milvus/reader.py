@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -128,9 +129,24 @@ class MilvusReader:
         by_id = {r["passage_id"]: passage_from_row(r) for r in rows}
         return [by_id[self.passage_ids[p]] for p in positions]
 
+    def passage_columns(self, positions: list[int], columns: Sequence[str]) -> list[tuple]:
+        if not positions:
+            return []
+        rows = self.client.get(self.collection, ids=[self.row_ids[p] for p in positions],
+                               output_fields=["passage_id", *columns])
+        by_id = {r["passage_id"]: tuple(r[c] for c in columns) for r in rows}
+        return [by_id[self.passage_ids[p]] for p in positions]
+
     def vector_at(self, pos: int) -> np.ndarray:
-        rows = self.client.get(self.collection, ids=[self.row_ids[pos]], output_fields=["vector"])
-        return np.asarray(rows[0]["vector"], np.float32)
+        return self.vectors_at([pos])[0]
+
+    def vectors_at(self, positions: list[int]) -> np.ndarray:
+        if not positions:
+            return np.zeros((0, self.manifest.model.dim), np.float32)
+        rows = self.client.get(self.collection, ids=[self.row_ids[p] for p in positions],
+                               output_fields=["passage_id", "vector"])
+        by_id = {r["passage_id"]: r["vector"] for r in rows}
+        return np.asarray([by_id[self.passage_ids[p]] for p in positions], np.float32)
 
     def document_passages(self, doc_id: str) -> list[PassageRecord]:
         passages, _ = self.store.version_passages(self.manifest, filter_expr=f"doc_id == {quoted(doc_id)}")
