@@ -48,12 +48,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def process_tree(pid: int) -> list[int]:
+    """A process and its children (fazhi serve's worker processes), from /proc."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    return [pid] + [int(c) for c in children]
+
+
 def rss_mb(pid: int) -> float:
-    """Resident memory of a process, from /proc."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """Resident memory of a process and its worker processes, from /proc (shared pages counted in each)."""
+    total = 0.0
+    for p in process_tree(pid):
+        try:
+            lines = Path(f"/proc/{p}/status").read_text().splitlines()
+        except OSError:
+            continue
+        total += sum(int(line.split()[1]) for line in lines if line.startswith("VmRSS:")) / 1024
+    return total
 
 
 def request(base: str, kind: str, passage_ids: list[str], queries: list[str], rng: random.Random) -> tuple[float, int]:
@@ -79,9 +92,16 @@ def request(base: str, kind: str, passage_ids: list[str], queries: list[str], rn
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far, from /proc (load-independent: what a request costs)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time a process and its worker processes have used so far, from /proc
+    (load-independent: what a request costs)."""
+    total = 0
+    for p in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def index_passage_ids(index: Path) -> list[str]:
@@ -147,7 +167,8 @@ def main() -> None:
                         help="requests of the cold phase, the first burst after start (default 4 per client)")
     parser.add_argument("--index", type=Path, default=None, help="an existing index (default: index data/ now)")
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
-    parser.add_argument("--threads", type=int, default=0, help="the server's worker threads (default: fazhi serve's)")
+    parser.add_argument("--threads", type=int, default=0, help="the server's threads per worker (default: fazhi serve's)")
+    parser.add_argument("--workers", type=int, default=0, help="the server's worker processes (default: fazhi serve's)")
     args = parser.parse_args()
     cold_requests = args.cold_requests if args.cold_requests is not None else 4 * args.clients
 
@@ -161,16 +182,18 @@ def main() -> None:
                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
         passage_ids = index_passage_ids(index)
         port = free_port()
-        server = subprocess.Popen(fazhi + ["--index", str(index), "serve", "--port", str(port)] + (["--threads", str(args.threads)] if args.threads else []), cwd=ROOT, env=env,
+        server = subprocess.Popen(fazhi + ["--index", str(index), "serve", "--port", str(port)] + (["--threads", str(args.threads)] if args.threads else []) + (["--workers", str(args.workers)] if args.workers else []), cwd=ROOT, env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         base = f"http://127.0.0.1:{port}"
         try:
             health = wait_until_ready(base)
             memory = [rss_mb(server.pid)]
             cpu = [cpu_seconds(server.pid)]
+            client_cpu = [time.process_time()]
             cold, cold_elapsed = run_phase(base, args.clients, cold_requests, passage_ids, queries)
             memory.append(rss_mb(server.pid))
             cpu.append(cpu_seconds(server.pid))
+            client_cpu.append(time.process_time())
             step = max(1, args.requests // 4)
             warm, warm_elapsed = run_phase(
                 base, args.clients, args.requests, passage_ids, queries,
@@ -178,6 +201,7 @@ def main() -> None:
             )
             memory.append(rss_mb(server.pid))
             cpu.append(cpu_seconds(server.pid))
+            client_cpu.append(time.process_time())
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -185,19 +209,21 @@ def main() -> None:
     def pct(values, q):
         return 1000 * values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
 
-    print(f"server: fazhi serve (waitress, {args.threads or 'default'} threads) on 127.0.0.1, index {health['documents']} documents / "
+    print(f"server: fazhi serve (waitress, {args.workers or 'default'} worker processes of {args.threads or 'default'} threads) on 127.0.0.1, index {health['documents']} documents / "
           f"{health['passages']} passages, {os.cpu_count()} CPU cores")
     print(f"{args.clients} concurrent clients (60% search, 30% find-similar, 10% search page); queries drawn from "
           f"{len(queries)} distinct ones. cold: the first {len(cold)} requests, sent the moment the server was "
           f"ready; warm: the next {len(warm)}\n")
-    print("| phase | requests | req/s | p50 ms | p99 ms | errors | server CPU ms / request |")
-    print("|---|---|---|---|---|---|---|")
+    print("| phase | requests | req/s | p50 ms | p99 ms | errors | server CPU ms / request | client CPU ms / request |")
+    print("|---|---|---|---|---|---|---|---|")
     phases = (("cold", cold, cold_elapsed, cpu[1] - cpu[0]), ("warm", warm, warm_elapsed, cpu[2] - cpu[1]))
-    for phase, results, elapsed, used in phases:
+    clients_used = (client_cpu[1] - client_cpu[0], client_cpu[2] - client_cpu[1])
+    for (phase, results, elapsed, used), client_used in zip(phases, clients_used):
         latencies = sorted(s for _, s, _ in results)
         errors = sum(1 for _, _, status in results if status != 200)
         print(f"| {phase} | {len(results)} | {len(results) / elapsed:.1f} | {pct(latencies, 0.5):.0f} | "
-              f"{pct(latencies, 0.99):.0f} | {errors} | {1000 * used / max(len(results), 1):.1f} |")
+              f"{pct(latencies, 0.99):.0f} | {errors} | {1000 * used / max(len(results), 1):.1f} | "
+              f"{1000 * client_used / max(len(results), 1):.1f} |")
     print("\n| warm, by kind | p50 ms | p99 ms | errors |")
     print("|---|---|---|---|")
     for kind in ("search", "similar", "page"):

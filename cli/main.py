@@ -53,7 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="serve the web page and JSON API")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--threads", type=int, default=None, help="worker threads (default: one per core)")
+    p.add_argument("--threads", type=int, default=None, help="threads per worker process (default: one per core)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="worker processes sharing the port (default: one per core, at most 2; each loads its own model and index)")
 
     p = sub.add_parser("config", help="print the effective settings and where each came from")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -154,19 +156,43 @@ def _similar(args, settings: Settings) -> int:
     return 0
 
 
+REMOTE_URI = ("http://", "https://", "tcp://", "unix:")  # a Milvus server, not a Lite file
+
+
 def _serve(args, settings: Settings) -> int:
     from search.engine import WARM_QUERY
     from web import create_app
-    from web.server import serve
+    from web.server import WORKERS, serve_workers
 
-    app = create_app(settings, engine=_engine(settings))
-    app.extensions["fazhi_engine"].warm()  # load the encoder and the index before answering /api/ready
-    with app.test_client() as client:  # and compile the page's templates, so no first visitor waits for them
-        client.get("/", query_string={"q": WARM_QUERY})
-    print(f"fazhi: serving {app.extensions['fazhi_engine'].index_dir} on http://{args.host}:{args.port}/",
-          file=sys.stderr)
-    serve(app, args.host, args.port, **({"threads": args.threads} if args.threads else {}))  # waitress with header/body deadlines and limits
-    return 0
+    def ready_app():
+        try:
+            engine = _engine(settings)
+        except (IndexUnavailableError, IndexBusyError, ValueError, OSError) as exc:  # one line, as main() says it
+            print(f"fazhi: error: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+        app = create_app(settings, engine=engine)
+        app.extensions["fazhi_engine"].warm()  # load the encoder and the index before answering /api/ready
+        with app.test_client() as client:  # and compile the page's templates, so no first visitor waits for them
+            client.get("/", query_string={"q": WARM_QUERY})
+        return app
+
+    workers = args.workers or WORKERS
+    if settings.backend == "embedded":  # no index: say so once, here, rather than once from each worker
+        from core.storage import open_storage
+
+        open_storage(settings).manifest()
+    if workers > 1 and settings.backend == "milvus" and not settings.milvus_uri.startswith(REMOTE_URI):
+        # a Milvus Lite file is opened by one process at a time: its workers would fail to start
+        if args.workers:
+            print("fazhi: a Milvus Lite file serves one worker process; using 1", file=sys.stderr)
+        workers = 1
+
+    def announce(port: int) -> None:
+        print(f"fazhi: serving {settings.index if settings.backend == 'embedded' else settings.milvus_uri} "
+              f"on http://{args.host}:{port}/ ({workers} worker process{'es' if workers > 1 else ''})", file=sys.stderr)
+
+    # waitress with header/body deadlines and limits, in one or more processes
+    return serve_workers(ready_app, args.host, args.port, workers=workers, on_ready=announce, threads=args.threads)
 
 
 def _config(args, settings: Settings) -> int:

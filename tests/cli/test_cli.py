@@ -34,6 +34,13 @@ def test_missing_index_is_one_clear_line(tmp_path):
     assert "no index in" in r.stderr and "Traceback" not in r.stderr
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve_without_an_index_is_one_clear_line(tmp_path, workers):
+    r = fazhi("--index", str(tmp_path / "none"), "serve", "--port", "0", "--workers", workers)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.count("no index in") == 1 and "Traceback" not in r.stderr
+
+
 @pytest.mark.model
 def test_index_with_index_env_and_summary(tmp_path):
     target = tmp_path / "idx"

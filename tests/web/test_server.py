@@ -9,6 +9,7 @@ import threading
 import time
 import urllib.request
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -235,3 +236,157 @@ def test_errors_the_server_answers_itself_are_json_under_api(small_index):
         chunked = "POST /api/similar HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json"
         status, headers, body = raw_request(port, chunked, (b"40000\r\n" + b" " * 0x40000 + b"\r\n") * 2)
         assert status == 413 and json.loads(body)["error"]["status"] == 413  # no Content-Length: counted as it comes
+
+
+WORKERS_SCRIPT = textwrap.dedent("""
+    import os, sys
+    sys.path.insert(0, {root!r})
+    from core.settings import Settings
+    from search.engine import SearchEngine
+    from tests.fakes import HashEncoder
+    from web import create_app
+    from web.server import serve_workers
+
+    def make_app():
+        if {fail!r}:
+            raise RuntimeError("no index here")
+        app = create_app(Settings(index={index!r}, admin_token={token!r}),
+                         engine=SearchEngine({index!r}, encoder=HashEncoder()))
+        inner = app.wsgi_app
+
+        def tagged(environ, start_response):  # which worker answered, for the test only
+            return inner(environ, lambda status, headers, *a: start_response(status, headers + [("X-Pid", str(os.getpid()))], *a))
+
+        app.wsgi_app = tagged
+        return app
+
+    sys.exit(serve_workers(make_app, "127.0.0.1", 0, workers=2, threads=2,
+                           on_ready=lambda port: print(port, flush=True)))
+""")
+
+
+def worker_pids(parent: int) -> set[int]:
+    """The live child processes of a process, from /proc."""
+    try:
+        text = Path(f"/proc/{parent}/task/{parent}/children").read_text()
+    except FileNotFoundError:
+        return set()
+    return {int(p) for p in text.split()}
+
+
+def wait_for(predicate, seconds: float = 60) -> bool:
+    ends = time.monotonic() + seconds
+    while time.monotonic() < ends:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def answering_pid(port: int) -> int:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/search?q=%E6%B3%95%E5%BE%8B%E9%A1%BE%E9%97%AE", timeout=20) as r:
+        assert r.status == 200 and json.load(r)["results"]
+        return int(r.headers["X-Pid"])
+
+
+def test_workers_share_one_port_and_a_dead_one_is_replaced(small_index):
+    script = WORKERS_SCRIPT.format(root=str(ROOT), index=str(small_index), fail=False, token=TOKEN)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        port = int(proc.stdout.readline())
+        assert wait_for(lambda: len(worker_pids(proc.pid)) == 2)
+        workers = worker_pids(proc.pid)
+        seen: set[int] = set()
+        assert wait_for(lambda: seen.update(answering_pid(port) for _ in range(10)) or seen == workers), seen
+        victim = next(iter(workers))
+        subprocess.run(["kill", "-9", str(victim)], check=True)
+        assert wait_for(lambda: len(worker_pids(proc.pid) - {victim}) == 2)  # a new one took its place
+        assert answering_pid(port) in worker_pids(proc.pid)
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+
+
+def test_workers_die_with_a_killed_parent(small_index):
+    script = WORKERS_SCRIPT.format(root=str(ROOT), index=str(small_index), fail=False, token=TOKEN)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    port = int(proc.stdout.readline())
+    assert wait_for(lambda: len(worker_pids(proc.pid)) == 2)
+    workers = worker_pids(proc.pid)
+    proc.kill()  # SIGKILL: the parent cannot pass anything on
+    proc.wait(timeout=30)
+    def alive(pid: int) -> bool:
+        status = Path(f"/proc/{pid}/status")
+        try:
+            return "zombie" not in status.read_text()
+        except FileNotFoundError:
+            return False
+
+    assert wait_for(lambda: not any(alive(pid) for pid in workers), 30)
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=5)
+
+
+def test_a_worker_that_cannot_start_stops_the_server_with_its_error(small_index):
+    script = WORKERS_SCRIPT.format(root=str(ROOT), index=str(small_index), fail=True, token=TOKEN)
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode != 0
+    assert "no index here" in run.stderr and "before it was ready" in run.stderr
+
+
+def test_an_upload_through_one_worker_is_found_through_every_worker(small_index, tmp_path):
+    import shutil
+
+    index = tmp_path / "idx"
+    shutil.copytree(small_index, index)
+    script = WORKERS_SCRIPT.format(root=str(ROOT), index=str(index), fail=False, token=TOKEN)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        port = int(proc.stdout.readline())
+        assert wait_for(lambda: len(worker_pids(proc.pid)) == 2)
+        report = "一、总体情况\n（一）推行鳄梨审查制度，每季度通报鳄梨审查结果。".encode()
+        body = (b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"avocado.txt\"\r\n"
+                b"Content-Type: text/plain\r\n\r\n" + report + b"\r\n--b--\r\n")
+        head = (f"POST /api/admin/documents HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
+                f"Content-Type: multipart/form-data; boundary=b\r\nContent-Length: {len(body)}")
+        status, _, answer = raw_request(port, head, body, timeout=60)
+        assert status == 200 and json.loads(answer)["added"]
+        found_by: set[int] = set()
+
+        def ask() -> bool:  # 鳄梨审查, URL-encoded
+            url = f"http://127.0.0.1:{port}/api/search?q=%E9%B3%84%E6%A2%A8%E5%AE%A1%E6%9F%A5&min_match=any"
+            with urllib.request.urlopen(url, timeout=20) as r:
+                hits = json.load(r)["results"]
+                if hits and hits[0]["source"].endswith("avocado.txt"):
+                    found_by.add(int(r.headers["X-Pid"]))
+                else:
+                    raise AssertionError(f"worker {r.headers['X-Pid']} does not find the upload: {hits[:1]}")
+            return found_by == worker_pids(proc.pid)
+
+        assert wait_for(ask, 30), found_by
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+
+
+def test_the_counting_dispatcher_lets_go_of_every_request_it_held():
+    from web.server import CountingDispatcher
+
+    class Task:  # waitress hands the same channel over again for each request of a keep-alive connection
+        def __init__(self) -> None:
+            self.served = 0
+
+        def service(self) -> None:
+            self.served += 1
+
+    dispatcher, freed = CountingDispatcher(), []
+    dispatcher.on_free = lambda: freed.append(dispatcher.held)
+    dispatcher.set_thread_count(1)
+    channel = Task()
+    try:
+        for _ in range(5):
+            dispatcher.add_task(channel)
+        assert wait_for(lambda: len(freed) == 5, 10)
+    finally:
+        dispatcher.shutdown()
+    assert channel.served == 5 and dispatcher.held == 0 and freed == [4, 3, 2, 1, 0]
