@@ -9,6 +9,7 @@ import shutil
 import numpy as np
 import pytest
 
+import core.storage.embedded.chars as chars_module
 import search.match as match
 from core.storage.embedded import store
 from core.storage.embedded.chars import CharIndex, _argsorted, _codes, _packed_sort, build_chars, write_chars
@@ -22,7 +23,7 @@ from tests.fakes import HashEncoder
 REPEATS = ["啊啊", "啊啊啊", "啊啊啊啊", "abab", "aba", "——", "———", "……", "00", "000", "1111", "法法"]
 
 
-def test_counts_are_str_counts_with_self_overlapping_words(tmp_path):
+def test_counts_are_str_counts_with_self_overlapping_words(tmp_path, monkeypatch):
     texts = ["啊啊啊啊啊", "ababab aba", "", "x", "啊啊\u3000啊啊啊", "ABAB", "——————", "法法法律法", "啊",
              "\U0001F600\U0001F600x"]
     write_chars(tmp_path, texts, ['["一"]'] * len(texts), ["paragraph"] * len(texts))
@@ -39,8 +40,12 @@ def test_counts_are_str_counts_with_self_overlapping_words(tmp_path):
     assert chars.lengths().tolist() == [len(t) for t in texts]
     codes, _ = _codes(texts + ["\U0001F600啊\U0001F600啊"])  # both ways of sorting give the same index
     assert all(np.array_equal(a, b) for a, b in zip(_packed_sort(codes), _argsorted(codes)))
-    keys, indptr, offsets, starts = build_chars([])
-    assert len(keys) == 0 and indptr.tolist() == [0] and starts.tolist() == [0]
+    monkeypatch.setattr(chars_module, "PART", 5)  # in parts of a few bigrams, scanned a few characters at a time
+    monkeypatch.setattr(chars_module, "BLOCK", 3)
+    assert all(np.array_equal(a, b) for a, b in zip(_packed_sort(codes), _argsorted(codes)))
+    for none in ([], ["a", "b"], ["", ""]):  # no bigram at all
+        keys, indptr, offsets, starts = build_chars(none)
+        assert len(keys) == 0 and indptr.tolist() == [0] and len(offsets) == 0 and len(starts) == len(none) + 1
 
 
 @pytest.fixture(scope="module")

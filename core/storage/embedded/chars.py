@@ -32,6 +32,8 @@ FOLDER = "chars"
 SEPARATOR = "\x00"  # between passages in the joined text; a bigram holding it is not indexed
 SHIFT = 21  # bits of a code point (Unicode ends at 0x10FFFF): a bigram key is first << 21 | second
 OFFSET32_MAX = 2**31 - 2**16  # joined text shorter than this stores int32 offsets (a word's starts + its length fit)
+PART = 1 << 25  # bigrams sorted at once when a segment's index is built (256 MB of int64 keys)
+BLOCK = 1 << 22  # characters scanned at once for them (their temporaries ~60 MB)
 SKIP = 256  # every 256th offset is kept in memory (~2.5 bytes a passage), so a long column is read a block at a time
 
 
@@ -56,15 +58,18 @@ def build_chars(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
 
 def _runs(sorted_keys: np.ndarray) -> np.ndarray:
     """indptr of the runs of equal values in a sorted array."""
+    if not len(sorted_keys):
+        return np.zeros(1, np.int64)
     bounds = np.flatnonzero(sorted_keys[1:] != sorted_keys[:-1]) + 1
     return np.concatenate([[0], bounds, [len(sorted_keys)]]).astype(np.int64)
 
 
 def _packed_sort(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """(keys, indptr, offsets) with code points renumbered by rank among the segment's distinct characters,
-    so that a bigram and its offset pack into one int64 sorted in place: at 30M characters (data/ repeated)
-    2-4 s and 0.7 GB, against 8-11 s and 1.1 GB for _argsorted. None when they don't fit in 63 bits (an
-    alphabet of over a million distinct characters, or some tens of thousands in a segment of billions)."""
+    so that a bigram and its offset pack into one int64 sorted in place, PART of them at a time (bigrams by
+    first character, so the parts follow each other in key order): at 30M characters (data/ repeated) 3 s
+    and 0.7 GB, against 7-9 s and 1.1 GB for _argsorted, and ~12 bytes a character beyond PART. None when
+    they don't fit in 63 bits (over a million distinct characters, or tens of thousands in billions)."""
     present = np.zeros(int(codes.max()) + 1, dtype=bool)
     present[codes] = True
     alphabet = np.flatnonzero(present).astype(np.int64)  # distinct code points, ascending: ranks keep the order
@@ -77,30 +82,39 @@ def _packed_sort(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     del present, rank
     sep = int(np.searchsorted(alphabet, ord(SEPARATOR)))
     sep = sep if sep < width and alphabet[sep] == ord(SEPARATOR) else -1
-    n, across = len(codes) - 1, 0
-    packed = np.empty(n, dtype=np.int64)
-    for lo in range(0, n, 1 << 24):  # in blocks, so the temporaries stay small
-        hi = min(n, lo + (1 << 24))
-        first, second = ranks[lo:hi].astype(np.int64), ranks[lo + 1:hi + 1]
-        block = packed[lo:hi]
-        np.multiply(first, width, out=block)
-        block += second
-        block <<= offset_bits
-        block |= np.arange(lo, hi, dtype=np.int64)
-        spans = (first == sep) | (second == sep)  # a bigram across two passages: sorted last, then cut
-        block[spans] = np.iinfo(np.int64).max
-        across += int(np.count_nonzero(spans))
+    n = len(codes) - 1
+    per_first = np.bincount(ranks[:-1], minlength=width)  # bigrams by first character (an upper bound per part)
+    if sep >= 0:
+        per_first[sep] = 0
+    cuts = np.searchsorted(np.cumsum(per_first), np.arange(PART, int(per_first.sum()), PART), side="right")
+    bounds = [0] + sorted(set(cuts.tolist()) - {0, width}) + [width]
+    offsets = np.empty(int(per_first.sum()), dtype=np.int32 if len(codes) < OFFSET32_MAX else np.int64)
+    keys, indptrs, done = [], [], 0
+    for low, high in zip(bounds[:-1], bounds[1:]):
+        packed, filled = np.empty(int(per_first[low:high].sum()), dtype=np.int64), 0
+        for lo in range(0, n, BLOCK):  # the bigrams whose first character is in [low, high), a block at a time
+            first, second = ranks[lo:lo + BLOCK], ranks[lo + 1:lo + BLOCK + 1]
+            first = first[: len(second)]
+            where = np.flatnonzero((first >= low) & (first < high) & (first != sep) & (second != sep))
+            chunk = packed[filled:filled + len(where)]
+            np.multiply(first[where], width, out=chunk, dtype=np.int64)
+            chunk += second[where]
+            chunk <<= offset_bits
+            chunk |= where + lo
+            filled += len(where)
+        packed = packed[:filled]
+        packed.sort()
+        offsets[done:done + len(packed)] = packed & ((1 << offset_bits) - 1)
+        packed >>= offset_bits
+        runs = _runs(packed)
+        keys.append(packed[runs[:-1]])
+        indptrs.append(runs[1:] + done)
+        done += len(packed)
+        del packed
     del ranks
-    packed.sort()
-    packed = packed[: n - across]
-    offsets = np.empty(len(packed), dtype=np.int32 if len(codes) < OFFSET32_MAX else np.int64)
-    for lo in range(0, len(packed), 1 << 24):
-        offsets[lo:lo + (1 << 24)] = packed[lo:lo + (1 << 24)] & ((1 << offset_bits) - 1)
-    packed >>= offset_bits
-    indptr = _runs(packed)
-    pairs = packed[indptr[:-1]]
-    del packed
-    return (alphabet[pairs // width] << SHIFT) | alphabet[pairs % width], indptr, offsets
+    pairs = np.concatenate(keys) if keys else np.zeros(0, np.int64)
+    indptr = np.concatenate([[0]] + indptrs).astype(np.int64)
+    return (alphabet[pairs // width] << SHIFT) | alphabet[pairs % width], indptr, offsets[:done]
 
 
 def _argsorted(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
