@@ -230,10 +230,9 @@ def compute_atlas(engine, measures: list[str], by: str = "document", filters: Fi
             cells.append(cell)
         out_measures.append({"measure": measure, **counts, "first_year": first_year})
     records = iter(state.passages_at([pos for _, picked, _ in wanted for pos in picked]))
-    match_texts = passage_table(state).texts
     for cell, picked, mq in wanted:
         chosen = [next(records) for _ in picked]
-        text, spans, excerpts = evidence_text(chosen, mq.highlight_terms, [match_texts[pos] for pos in picked])
+        text, spans, excerpts = evidence_text(chosen, mq.highlight_terms, [r.match_text.lower() for r in chosen])
         cell.update(passage_id=chosen[0].passage_id, text=text, highlights=spans, doc_id=chosen[0].doc_id,
                     heading_path=chosen[0].heading_path, passages=excerpts)
     result = AtlasResult(by, out_measures, columns, cells, filters, state.version)
@@ -301,14 +300,15 @@ def heading_suggestions(state, n: int = 30) -> list[str]:
         return cached[:n]
     seen: dict[str, set[str]] = {}
     table = passage_table(state)
-    for pos, heading in enumerate(table.headings):
-        if not heading:
-            continue
-        for part in heading.split(" "):
-            phrase = HEADING_NUMBER.sub("", part)
-            phrase = re.split(r"[，,。；;：:！!]", phrase)[0].strip()
-            if 3 <= len(phrase) <= 14:
-                seen.setdefault(phrase, set()).add(table.doc_ids[pos])
+    names = table.headings.names
+    phrases: dict[int, list[str]] = {}  # per distinct heading, its phrases (headings repeat heavily)
+    for code, doc_id in set(zip(table.headings.codes.tolist(), table.doc_ids)):
+        if code not in phrases:
+            parts = (HEADING_NUMBER.sub("", part) for part in names[code].split(" ")) if names[code] else ()
+            phrases[code] = [p for p in (re.split(r"[，,。；;：:！!]", part)[0].strip() for part in parts)
+                             if 3 <= len(p) <= 14]
+        for phrase in phrases[code]:
+            seen.setdefault(phrase, set()).add(doc_id)
     spread = 2 if len(state.documents) > 5 else 1
     ranked = sorted((p for p, docs in seen.items() if len(docs) >= spread), key=lambda p: (-len(seen[p]), p))
     state._fazhi_suggestions = ranked

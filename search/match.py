@@ -22,12 +22,13 @@ import re
 import threading
 import weakref
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
+from core.storage.embedded.chars import CharIndex, codes_of
 from core.textform import matching_form, tokenize_query
 
 from .aliases import AliasTable, default_aliases, fold
@@ -96,9 +97,36 @@ def analyze(query: str, extra_aliases: Sequence[str] = (), aliases: AliasTable |
 
 
 # -- the index side ---------------------------------------------------------------------------------
-class TextTable:
+class _OccurrenceCache:
+    """sparse_occurrences over a table's own _find, the last OCCURRENCE_CACHE terms kept."""
+
+    def _init_cache(self) -> None:
+        self._occ: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def sparse_occurrences(self, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """(positions containing `term`, how often), cached per term."""
+        with self._lock:
+            known = self._occ.get(term)
+            if known is not None:
+                self._occ.move_to_end(term)
+                return known
+        pos, counts = self._find(term)
+        result = (pos.astype(np.int64), counts.astype(np.int32))
+        with self._lock:
+            self._occ[term] = result
+            while len(self._occ) > OCCURRENCE_CACHE:
+                self._occ.popitem(last=False)
+        return result
+
+    def _find(self, term: str) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+
+class TextTable(_OccurrenceCache):
     """Matching forms, headings, kinds and lengths of some passages in their own order, with a character
-    index: one per segment of the embedded index (segments never change, so versions share it)."""
+    index, all in memory: for a segment written before segments had a character index on disk, a format-2
+    version, or another backend (~900 bytes a passage at a million, issue 17)."""
 
     def __init__(self, texts: list[str], headings: list[str], kinds: list[str],
                  sections: list[str] | None = None) -> None:
@@ -106,11 +134,10 @@ class TextTable:
         self.size = n
         self.texts = texts
         self.headings = headings
+        self.heading_names, self.heading_codes = codes_of(headings)
         # the top-level heading each passage sits under (a report's review, its plans, …), as a code into
         # section_names: the atlas takes a cell's second passage from another one
-        names: dict[str, int] = {}
-        self.sections = np.array([names.setdefault(h, len(names)) for h in sections or [""] * n], dtype=np.int32)
-        self.section_names = list(names)
+        self.section_names, self.sections = codes_of(sections or [""] * n)
         self.kind = np.array([KIND_CODES.get(k, 0) for k in kinds], dtype=np.int8)
         self.length = np.array([len(t) for t in texts], dtype=np.float32)
         self.joined = SEPARATOR.join(texts)
@@ -118,8 +145,7 @@ class TextTable:
         if n:
             starts[1:] = np.cumsum([len(t) + 1 for t in texts[:-1]])
         self.starts = starts
-        self._occ: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._init_cache()
         self._char_index, self._char_pos = _char_postings(self.joined, starts, n)
 
     @classmethod
@@ -127,34 +153,18 @@ class TextTable:
         """From (match_text, heading_path JSON, kind) rows."""
         return cls(*_columns(rows))
 
-    def sparse_occurrences(self, term: str) -> tuple[np.ndarray, np.ndarray]:
-        """(positions containing `term`, how often), cached per term.
-
-        Only the passages that hold the term's two rarest characters are read (a character index of the
-        version), so a term costs in proportion to how rare it is.
-        """
-        with self._lock:
-            known = self._occ.get(term)
-            if known is not None:
-                self._occ.move_to_end(term)
-                return known
+    def _find(self, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """Only the passages that hold the term's two rarest characters are read (a character index of the
+        segment), so a term costs in proportion to how rare it is; above CHAR_INDEX_MAX, a scan of all."""
         cands = self._candidates(term)
         if cands is None:
             hits = [m.start() for m in re.finditer(re.escape(term), self.joined)] if term else []
-            pos, counts = np.unique(np.searchsorted(self.starts, np.array(hits, dtype=np.int64), side="right") - 1,
-                                    return_counts=True) if hits else (np.zeros(0, np.int64), np.zeros(0, np.int64))
-        else:
-            texts = self.texts
-            found = [(p, texts[p].count(term)) for p in cands.tolist()]
-            found = [(p, c) for p, c in found if c]
-            pos = np.array([p for p, _ in found], dtype=np.int64)
-            counts = np.array([c for _, c in found], dtype=np.int64)
-        result = (pos.astype(np.int64), counts.astype(np.int32))
-        with self._lock:
-            self._occ[term] = result
-            while len(self._occ) > OCCURRENCE_CACHE:
-                self._occ.popitem(last=False)
-        return result
+            return np.unique(np.searchsorted(self.starts, np.array(hits, dtype=np.int64), side="right") - 1,
+                             return_counts=True) if hits else (np.zeros(0, np.int64), np.zeros(0, np.int64))
+        texts = self.texts
+        found = [(p, texts[p].count(term)) for p in cands.tolist()]
+        found = [(p, c) for p, c in found if c]
+        return np.array([p for p, _ in found], dtype=np.int64), np.array([c for _, c in found], dtype=np.int64)
 
     def _candidates(self, term: str) -> np.ndarray | None:
         """Positions that may hold `term`: those holding its two rarest characters (None: read them all)."""
@@ -174,57 +184,110 @@ class TextTable:
         return first
 
 
-_segment_tables: "weakref.WeakKeyDictionary[object, TextTable]" = weakref.WeakKeyDictionary()
+class CharTable(_OccurrenceCache):
+    """The same as a TextTable for one segment, answered by its memory-mapped character index: no text
+    is held, and headings, sections and kinds are codes into their distinct values (~13 bytes a passage)."""
+
+    def __init__(self, chars: CharIndex, rows: Callable[[], list[tuple]]) -> None:
+        self.chars = chars
+        self.size = chars.size
+        self._rows = rows  # (match_text, heading_path JSON, kind) of every passage: what bigrams can't answer
+        codes = np.asarray(chars.heading)
+        self.heading_names, heading = codes_of([" ".join(fold(h) for h in path) for path in chars.headings])
+        self.heading_codes = heading[codes] if len(heading) else np.zeros(0, np.int32)
+        self.section_names, section = codes_of([fold(path[0]) if path else "" for path in chars.headings])
+        self.sections = section[codes] if len(section) else np.zeros(0, np.int32)
+        kind = np.array([KIND_CODES.get(k, 0) for k in chars.kinds] or [0], dtype=np.int8)
+        self.kind = kind[np.asarray(chars.kind)]
+        self.length = chars.lengths().astype(np.float32)
+        self._init_cache()
+
+    def _find(self, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """A phrase query over the term's character bigrams; a term of one character reads every text."""
+        if not term:
+            return np.zeros(0, np.int64), np.zeros(0, np.int32)
+        found = self.chars.occurrences(term)
+        if found is not None:
+            return found
+        counts = np.array([r[0].lower().count(term) for r in self._rows()], dtype=np.int64)
+        pos = np.flatnonzero(counts)
+        return pos, counts[pos]
+
+
+class Headings(Sequence):
+    """Each position's heading (its path's folded headings joined), as a code into the distinct ones."""
+
+    def __init__(self, codes: np.ndarray, names: list[str]) -> None:
+        self.codes, self.names = codes, names
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __getitem__(self, pos):
+        if isinstance(pos, slice):
+            return [self.names[c] for c in self.codes[pos].tolist()]
+        return self.names[self.codes[pos]]
+
+
+_segment_tables: "weakref.WeakKeyDictionary[object, _OccurrenceCache]" = weakref.WeakKeyDictionary()
 _segment_tables_lock = threading.Lock()  # not _tables_lock: a PassageTable is built while that one is held
 
 
-def _text_parts(state, n: int) -> list[tuple[TextTable, np.ndarray | None]]:
+def _text_parts(state, n: int, in_memory: bool = False) -> list[tuple[TextTable | CharTable, np.ndarray | None]]:
     """The text tables of a version and each one's local → global positions (None: the same; -1: deleted).
 
     The embedded reader has segments: a table per segment, kept while the segment is open, so a version
-    that adds one small segment reads only that segment's passages."""
+    that adds one small segment reads only that segment's passages. A segment with a character index on
+    disk is answered by it; one without has its texts read into memory (as every one is with `in_memory`,
+    which benchmarks and tests compare with and which is not cached)."""
     parts = getattr(state, "passage_parts", None)
     if parts is None:
         return [(TextTable(*_read_passages(state, n)), None)]
     out = []
     for segment, l2g, rows in parts(["match_text", "heading_path", "kind"]):
-        with _segment_tables_lock:
-            table = _segment_tables.get(segment)
-        if table is None:
+        chars = getattr(segment, "chars", None)
+        if in_memory:
             table = TextTable.from_rows(rows())
+        else:
             with _segment_tables_lock:
-                table = _segment_tables.setdefault(segment, table)
+                table = _segment_tables.get(segment)
+            if table is None:
+                table = CharTable(chars, rows) if chars is not None else TextTable.from_rows(rows())
+                with _segment_tables_lock:
+                    table = _segment_tables.setdefault(segment, table)
         out.append((table, None if len(out) == 0 and len(l2g) == n and (len(l2g) == 0 or (l2g == np.arange(n)).all())
                     else l2g))
     return out
 
 
 class PassageTable:
-    """Every passage's matching form, heading, kind and length of one index version, held in memory."""
+    """Every passage's heading, kind and length of one index version, and where each term occurs: from
+    its segments' character indexes (or texts held in memory where a segment has none)."""
 
-    def __init__(self, state) -> None:
+    def __init__(self, state, in_memory: bool = False) -> None:
         self.state = state
         n = len(state.doc_of_pos)
         self.size = n
-        self.parts = _text_parts(state, n)
+        self.parts = _text_parts(state, n, in_memory)
         if len(self.parts) == 1 and self.parts[0][1] is None:
             one = self.parts[0][0]
-            self.texts, self.headings, self.kind, self.length = one.texts, one.headings, one.kind, one.length
-            self.sections = one.sections
+            self.kind, self.length, self.sections = one.kind, one.length, one.sections
+            self.headings = Headings(one.heading_codes, one.heading_names)
         else:
-            self.texts, self.headings = [""] * n, [""] * n
             self.kind, self.length = np.zeros(n, np.int8), np.zeros(n, np.float32)
-            self.sections = np.zeros(n, np.int32)
+            self.sections, heading_codes = np.zeros(n, np.int32), np.zeros(n, np.int32)
             names: dict[str, int] = {}  # one code per top-level heading across the segments
+            headings: dict[str, int] = {}  # and per heading
             for table, l2g in self.parts:
                 local = np.flatnonzero(l2g >= 0)
                 where = l2g[local]
-                for g, i in zip(where.tolist(), local.tolist()):
-                    self.texts[g], self.headings[g] = table.texts[i], table.headings[i]
                 self.kind[where], self.length[where] = table.kind[local], table.length[local]
                 code = np.array([names.setdefault(h, len(names)) for h in table.section_names] or [0], np.int32)
                 self.sections[where] = code[table.sections[local]]
-        self.doc_ids = list(state.doc_of_pos)
+                code = np.array([headings.setdefault(h, len(headings)) for h in table.heading_names] or [0], np.int32)
+                heading_codes[where] = code[table.heading_codes[local]]
+            self.headings = Headings(heading_codes, list(headings))
+        self.doc_ids = state.doc_of_pos
         self._occ: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._lock = threading.Lock()
         self.vectors = _read_vectors(state, n)
@@ -575,7 +638,7 @@ def _vocabulary(state) -> dict[str, list[str]]:
         vocab = [w for w in lexical.vocabulary() if len(w) >= 3 and not w.isascii()]
     else:
         words = set()
-        for text in passage_table(state).texts:
+        for text in _read_passages(state, len(state.doc_of_pos))[0]:
             words.update(re.findall(r"[\u4e00-\u9fff]{3,8}", text))
         vocab = sorted(words)
     neighbours: dict[str, list[str]] = {}

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ...records import DOCUMENT_FIELDS, DocumentRecord, PassageRecord
+from .chars import open_chars
 from .postings import Postings
 
 SEGMENTS = "segments"
@@ -63,7 +64,8 @@ class DocumentRun:
 
 
 class Segment:
-    """One segment folder opened for reading: SQLite records, the FAISS index, the postings (shared by readers)."""
+    """One segment folder opened for reading: SQLite records, the FAISS index, the postings and character index
+    (shared by readers)."""
 
     def __init__(self, folder: Path) -> None:
         from .dense import DenseIndex  # dense reads through store, which imports this module
@@ -76,6 +78,7 @@ class Segment:
         (self.size,) = self.conn.execute("SELECT COUNT(*) FROM passages").fetchone()
         self.dense = DenseIndex(folder)
         self.postings = Postings(folder / "postings") if (folder / "postings").is_dir() else None
+        self.chars = open_chars(folder)  # None: written before segments had one (match levels build it in memory)
         self.runs = document_runs(self.conn, self.size)
         self.documents = stored_documents(self.conn, self.lock)
 

@@ -3,7 +3,7 @@ tombstones, and CURRENT, swapped atomically to the published version.
 
     CURRENT                      the published version's name
     versions/<v>/manifest.json   model, counts, the segments in order with the documents deleted from each
-    segments/<s>/                index.sqlite, dense.faiss, postings/, manifest.json (the segment's dense index)
+    segments/<s>/                index.sqlite, dense.faiss, postings/, chars/, manifest.json (the segment's dense index)
 A version written before segments (format 2) is one folder with index.sqlite, dense.faiss and bm25/.
 """
 
@@ -31,6 +31,7 @@ from ...records import (
     passage_row,
 )
 from ..base import IndexChanges
+from .chars import write_chars
 from .postings import write_postings
 from .segments import SEGMENTS, SegmentRef, document_runs, new_name, ordered, segment_refs
 
@@ -395,6 +396,8 @@ def write_segment(index_dir: Path, documents: list[DocumentRecord], passages: li
                 info = {**info, "trained_on": len(vectors)}
         faiss.write_index(dense, str(tmp / "dense.faiss"))
         write_postings(tmp, [p.tokens for p in passages])
+        write_chars(tmp, [p.match_text for p in passages],
+                    [json.dumps(p.heading_path, ensure_ascii=False) for p in passages], [p.kind for p in passages])
         _write_json(tmp / "manifest.json", {"kind": "segment", "passages": len(passages),
                                             "documents": len(documents), "dense": info})
     return SegmentRef(name=name, passages=len(passages), documents=len(documents))
@@ -402,7 +405,7 @@ def write_segment(index_dir: Path, documents: list[DocumentRecord], passages: li
 
 def _segment_from_old_version(index_dir: Path, version: Path) -> SegmentRef:
     """A version written before segments as a segment: its SQLite and FAISS files linked (not copied, not
-    embedded again), postings counted from its stored tokens."""
+    embedded again), postings and the character index built from its stored tokens and texts."""
     with _new_segment(index_dir) as (tmp, name):
         for part in ("index.sqlite", "dense.faiss"):
             try:
@@ -411,9 +414,12 @@ def _segment_from_old_version(index_dir: Path, version: Path) -> SegmentRef:
                 shutil.copy2(version / part, tmp / part)
         with sqlite3.connect(f"file:{tmp / 'index.sqlite'}?mode=ro", uri=True) as conn:
             (n_docs,) = conn.execute("SELECT COUNT(*) FROM documents").fetchone()
-            tokens = [t.split(" ") if t else [] for (t,) in conn.execute("SELECT tokens FROM passages ORDER BY pos")]
+            rows = conn.execute("SELECT tokens, match_text, heading_path, kind FROM passages ORDER BY pos").fetchall()
+            tokens = [r[0].split(" ") if r[0] else [] for r in rows]
             document_runs(conn, len(tokens))  # raises if a document's passages are not together
         write_postings(tmp, tokens)
+        write_chars(tmp, [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows])
+        del rows
         dense = read_manifest(version).dense
         _write_json(tmp / "manifest.json", {"kind": "segment", "passages": len(tokens), "documents": n_docs,
                                             "dense": dense, "from_version": version.name})
