@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ from core.storage import IndexReader, IndexStorage, open_storage
 from core.textform import matching_form, to_simplified, tokenize, tokenize_query
 
 from .filters import facet_counts
-from .fusion import BM25_WEIGHT, DENSE_WEIGHT, RRF_K, limit_per_group, reciprocal_rank_fusion
+from .fusion import RRF_K, SEARCH_DENSE_WEIGHT, convex_fusion, limit_per_group, reciprocal_rank_fusion, z_scores
 from .find_similar import resolve_source, similar_ranked
 from .highlight import highlight_spans
 from .results import Hit, SearchResult, document_summary, group_by_document
@@ -253,18 +254,35 @@ class SearchEngine:
     def _fused(
         self, state: IndexReader, tokens: list[str], vector: np.ndarray | None, mode: str, filters: Filters,
         exclude_doc: str | None, per_doc: int | None = None,
-    ) -> tuple[list[tuple[int, float]], dict[int, int], dict[int, int]]:
-        """Fused (position, score) list and each retriever's rank of every position it returned.
+    ) -> tuple[list[tuple[int, float]], dict[int, int], dict[int, int], Callable[[int], dict]]:
+        """Fused (position, score) list, each retriever's rank of every position it returned, and how a
+        position's fused score came about (for explain).
 
         Dense-only search with a per-document limit lets the backend group (Milvus: group_by_field); with
         fusion the grouping must follow it, so it happens in `_ranked` for both backends.
         """
-        lexical = state.lexical_top(tokens, CANDIDATES, filters, exclude_doc) if mode != "dense" else []
-        grouped = per_doc if mode == "dense" else None
-        dense = state.dense_top(vector, CANDIDATES, filters, exclude_doc, grouped) if mode != "bm25" else []
-        weighted = [(r, w) for r, w in ((lexical, BM25_WEIGHT), (dense, DENSE_WEIGHT)) if r]
-        fused = reciprocal_rank_fusion([r for r, _ in weighted], weights=[w for _, w in weighted])
-        return fused, {p: r for r, p in enumerate(lexical, 1)}, {p: r for r, p in enumerate(dense, 1)}
+        if mode == "hybrid":  # scores fused (search/fusion.py)
+            scored = state.lexical_ranked(tokens, CANDIDATES, filters, exclude_doc)
+            near = state.dense_ranked(vector, CANDIDATES, filters, exclude_doc)
+            weights = (1 - SEARCH_DENSE_WEIGHT, SEARCH_DENSE_WEIGHT)
+            fused = convex_fusion([scored, near], weights)
+            lexical, dense = [p for p, _ in scored], [p for p, _ in near]
+            bm25_z, dense_z = z_scores(scored), z_scores(near)
+            floors = (min(bm25_z.values(), default=0.0), min(dense_z.values(), default=0.0))
+
+            def how(pos: int) -> dict:
+                return {"fusion": "convex", "bm25_weight": round(weights[0], 6), "dense_weight": weights[1],
+                        "bm25_z": round(bm25_z.get(pos, floors[0]), 6), "dense_z": round(dense_z.get(pos, floors[1]), 6)}
+        else:  # one list: its own order (dense grouped per document by the backend where asked)
+            if mode == "bm25":
+                lexical, dense = state.lexical_top(tokens, CANDIDATES, filters, exclude_doc), []
+            else:
+                lexical, dense = [], state.dense_top(vector, CANDIDATES, filters, exclude_doc, per_doc)
+            fused = reciprocal_rank_fusion([lexical or dense])
+
+            def how(pos: int) -> dict:
+                return {"fusion": "rank", "rrf_k": RRF_K}
+        return fused, {p: r for r, p in enumerate(lexical, 1)}, {p: r for r, p in enumerate(dense, 1)}, how
 
     def _ranked(
         self, state: IndexReader, tokens: list[str], vector: np.ndarray | None, k: int, per_doc: int | None,
@@ -288,12 +306,12 @@ class SearchEngine:
                 return kept
             return sorted(kept, key=lambda ps: (levels[ps[0]][0] != "strong", -ps[1], ps[0]))
 
-        fused, lex_rank, dense_rank = self._fused(state, tokens, vector, mode, Filters(), exclude_doc, per_group)
+        fused, lex_rank, dense_rank, how = self._fused(state, tokens, vector, mode, Filters(), exclude_doc, per_group)
         fused = matched(fused)
         facet_docs = {state.doc_of_pos[pos] for pos, _ in fused[:FACET_CANDIDATES]}
         facets = facet_counts((state.documents[d] for d in facet_docs), filters)
         if filters.active:
-            fused, lex_rank, dense_rank = self._fused(state, tokens, vector, mode, filters, exclude_doc, per_group)
+            fused, lex_rank, dense_rank, how = self._fused(state, tokens, vector, mode, filters, exclude_doc, per_group)
             fused = matched(fused)
         ranked = limit_per_group(fused, group_of or (lambda pos: state.doc_of_pos[pos]), per_doc, len(fused) or 1)
         if sort != "relevance":
@@ -305,7 +323,7 @@ class SearchEngine:
         marks = tokens if mq is None or shared_marks else mq.highlight_terms + tokens
         hits = [
             self._hit(state, record, score, marks, lex_rank.get(pos), dense_rank.get(pos), shared_marks, explain,
-                      levels.get(pos))
+                      levels.get(pos), how(pos) if explain else None)
             for (pos, score), record in zip(chosen, records)
         ]
         result = SearchResult(
@@ -342,6 +360,7 @@ class SearchEngine:
     def _hit(
         self, state: IndexReader, p: PassageRecord, score: float, tokens: list[str], bm25_rank, dense_rank,
         shared_marks: bool = False, explain: bool = False, level: tuple[str | None, float] | None = None,
+        fusion: dict | None = None,
     ) -> Hit:
         doc = state.documents[p.doc_id]
         if shared_marks:  # find-similar: only the rarest words this hit shares with the source
@@ -353,8 +372,7 @@ class SearchEngine:
             highlights=spans, kind=p.kind, issuing_body=doc.issuing_body, region=doc.region, year=doc.year,
             doc_type=doc.doc_type, script=doc.script, published=doc.published,
             explain={"bm25_rank": bm25_rank, "dense_rank": dense_rank, "fused_score": round(float(score), 6),
-                     "rrf_k": RRF_K, "bm25_weight": BM25_WEIGHT, "dense_weight": DENSE_WEIGHT,
-                     "match_p": round(level[1], 4) if level else None} if explain else None,
+                     **(fusion or {}), "match_p": round(level[1], 4) if level else None} if explain else None,
             match=level[0] if level else None,
         )
 

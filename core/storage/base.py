@@ -48,6 +48,12 @@ class IndexReader(Protocol):
     def lexical_top(self, tokens: list[str], n: int, filters: Filters, exclude_doc: str | None) -> list[int]:
         """Positions of the n best BM25 matches (positive scores only), best first."""
 
+    def lexical_ranked(self, tokens: list[str], n: int, filters: Filters, exclude_doc: str | None) -> list[tuple[int, float]]:
+        """(position, BM25 score) of the n best matches, in lexical_top's order (score fusion needs them)."""
+
+    def dense_ranked(self, vector: np.ndarray, n: int, filters: Filters, exclude_doc: str | None) -> list[tuple[int, float]]:
+        """(position, cosine) of the n nearest passages, in dense_top's order."""
+
     def dense_top(self, vector: np.ndarray, n: int, filters: Filters, exclude_doc: str | None,
                   per_doc: int | None = None) -> list[int]:
         """Positions of the n nearest passages, best first; at most `per_doc` of a document when given."""
@@ -124,15 +130,20 @@ def tie_ordered(ranked: list[tuple[int, float]]) -> list[int]:
     (duplicated articles, identical measures) would swap places between them; position order is the same
     in both. Only the magnitude of adjacent scores is compared, never their sign or scale.
     """
-    out: list[int] = []
-    run: list[int] = []
+    return [pos for pos, _ in tie_ordered_scored(ranked)]
+
+
+def tie_ordered_scored(ranked: list[tuple[int, float]]) -> list[tuple[int, float]]:
+    """tie_ordered, keeping each position's score."""
+    out: list[tuple[int, float]] = []
+    run: list[tuple[int, float]] = []
     previous = None
     for pos, score in ranked:
         key = round(abs(score), TIE_DECIMALS)
         if key != previous and run:
             out += sorted(run)
             run = []
-        run.append(pos)
+        run.append((pos, score))
         previous = key
     return out + sorted(run)
 

@@ -56,9 +56,12 @@ def test_explain_gives_ranks_and_fused_score(engine):
     assert "explain" not in plain
     hit = engine.search("法律顾问", k=3, explain=True).hits[0]
     e = hit.explain
-    assert e["fused_score"] == hit.score
-    expected = sum(w / (e["rrf_k"] + r) for r, w in ((e["bm25_rank"], e["bm25_weight"]), (e["dense_rank"], e["dense_weight"])) if r)
-    assert abs(expected - hit.score) < 1e-5
+    assert e["fused_score"] == hit.score and e["fusion"] == "convex"
+    assert e["bm25_rank"] and e["dense_rank"]  # 法律顾问: both retrievers return the best passage
+    expected = e["bm25_weight"] * e["bm25_z"] + e["dense_weight"] * e["dense_z"]
+    assert abs(expected - hit.score) < 1e-5 and e["bm25_weight"] + e["dense_weight"] == pytest.approx(1.0)
+    bm25 = engine.search("法律顾问", k=3, mode="bm25", explain=True).hits[0].explain
+    assert bm25["fusion"] == "rank" and bm25["dense_rank"] is None
 
 
 @pytest.mark.model

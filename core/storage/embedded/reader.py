@@ -10,7 +10,7 @@ import numpy as np
 
 from ...filters import Filters
 from ...records import DocumentRecord, PassageRecord, document_from_row, passage_from_row
-from ..base import grouped_top, tie_ordered
+from ..base import grouped_top, tie_ordered, tie_ordered_scored
 from .dense_segments import SegmentedDense
 from .lexical import LexicalIndex, SegmentedLexical
 from .positions import layout
@@ -83,6 +83,13 @@ class EmbeddedReader:
 
     def lexical_top(self, tokens: list[str], n: int, filters: Filters, exclude_doc: str | None) -> list[int]:
         return tie_ordered(self.lexical.top(tokens, n, self.mask(filters, exclude_doc)))
+
+    def lexical_ranked(self, tokens: list[str], n: int, filters: Filters, exclude_doc: str | None) -> list[tuple[int, float]]:
+        return tie_ordered_scored(self.lexical.top(tokens, n, self.mask(filters, exclude_doc)))
+
+    def dense_ranked(self, vector: np.ndarray, n: int, filters: Filters, exclude_doc: str | None) -> list[tuple[int, float]]:
+        allowed, masks = self._masked(filters, exclude_doc)
+        return tie_ordered_scored(self.dense.top(vector, n, allowed, masks))
 
     def dense_top(self, vector: np.ndarray, n: int, filters: Filters, exclude_doc: str | None,
                   per_doc: int | None = None) -> list[int]:

@@ -12,7 +12,7 @@ import numpy as np
 from ...filters import UNKNOWN, Filters
 from ...records import PASSAGE_FIELDS, PassageRecord, passage_from_row
 from ...textform import to_simplified
-from ..base import group_limited, grouped_top, tie_ordered
+from ..base import group_limited, grouped_top, tie_ordered_scored
 
 PASSAGE_OUTPUT = list(PASSAGE_FIELDS)
 DOC_FREQ_CACHE = 50_000
@@ -80,17 +80,24 @@ class MilvusReader:
 
     def _positions(self, result) -> list[int]:
         """Positions in Milvus's rank order (ties put in position order, as the embedded reader does)."""
+        return [pos for pos, _ in self._scored(result)]
+
+    def _scored(self, result) -> list[tuple[int, float]]:
+        """(position, Milvus's distance) in its rank order, ties put in position order."""
         hits = result[0] if result else []
         ids = [h["entity"]["passage_id"] if "entity" in h and "passage_id" in h["entity"] else h["passage_id"]
                for h in hits]
-        return tie_ordered([(self.passage_pos[i], float(h["distance"])) for i, h in zip(ids, hits)
-                            if i in self.passage_pos])
+        return tie_ordered_scored([(self.passage_pos[i], float(h["distance"])) for i, h in zip(ids, hits)
+                                   if i in self.passage_pos])
 
     def _filter(self, filters: Filters, exclude_doc: str | None) -> str:
         """The filters' expression and this generation's rows."""
         return " and ".join(e for e in (self.visible, filter_expression(filters, exclude_doc)) if e)
 
     def lexical_top(self, tokens: list[str], n: int, filters: Filters, exclude_doc: str | None) -> list[int]:
+        return [pos for pos, _ in self.lexical_ranked(tokens, n, filters, exclude_doc)]
+
+    def lexical_ranked(self, tokens: list[str], n: int, filters: Filters, exclude_doc: str | None) -> list[tuple[int, float]]:
         if not tokens or not self.passage_ids:
             return []
         result = self.client.search(
@@ -98,7 +105,15 @@ class MilvusReader:
             filter=self._filter(filters, exclude_doc), search_params={"metric_type": "BM25"},
             output_fields=["passage_id"],
         )
-        return self._positions(result)  # ranks only: Lite reports BM25 scores negated
+        return [(pos, abs(score)) for pos, score in self._scored(result)]  # Lite reports BM25 scores negated
+
+    def dense_ranked(self, vector: np.ndarray, n: int, filters: Filters, exclude_doc: str | None) -> list[tuple[int, float]]:
+        if not self.passage_ids:
+            return []
+        return self._scored(self.client.search(
+            collection_name=self.collection, data=[np.asarray(vector, np.float32).tolist()], anns_field="vector",
+            filter=self._filter(filters, exclude_doc), search_params={"metric_type": "IP"},
+            output_fields=["passage_id"], limit=n))
 
     def dense_top(self, vector: np.ndarray, n: int, filters: Filters, exclude_doc: str | None,
                   per_doc: int | None = None) -> list[int]:
