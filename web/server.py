@@ -5,7 +5,9 @@ so slow clients never hold a thread, only a connection. Alone it lets them hold 
 100, and its channel_timeout closes only idle channels, so 101 clients that trickle their headers keep
 everyone else waiting. Here every connection must deliver its complete header block within a deadline and
 its body within another, the connection limit is larger (with poll(), not select()), and a body larger
-than its path allows is refused with 413 from its Content-Length, before any of it is read.
+than its path allows is refused with 413 from its Content-Length, before any of it is read. Past one core
+the server runs in worker processes that share one listening socket (serve_workers): one process is
+bound by the GIL.
 """
 
 from __future__ import annotations
@@ -259,16 +261,6 @@ def make_server(
     return MultiSocketServer(socket_map, adj, listen, dispatcher, servers[-1].log_info)
 
 
-def serve(
-    app, host: str = "127.0.0.1", port: int = 8000, *, threads: int = THREADS, connection_limit: int = CONNECTION_LIMIT,
-    header_timeout: float = HEADER_TIMEOUT, body_timeout: float = BODY_TIMEOUT, max_body: int | None = None,
-) -> None:
-    """Serve `app` until interrupted, with the deadlines and limits above."""
-    server = make_server(app, host, port, threads=threads, connection_limit=connection_limit,
-                         header_timeout=header_timeout, body_timeout=body_timeout, max_body=max_body)
-    server.run()
-
-
 def bound_socket(host: str, port: int) -> socket.socket:
     """A TCP socket bound to host:port and not yet listening: connections are refused until a worker is
     ready and listens on it (port 0: a free port, shared by every worker)."""
@@ -279,14 +271,16 @@ def bound_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _die_with_parent() -> None:
+def _die_with_parent(parent: int) -> None:
     """Have the kernel send this process SIGTERM when its parent dies, even by kill -9 (Linux prctl)."""
     try:
         import ctypes
 
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):  # not Linux: workers outlive a killed parent, as gunicorn's do
-        pass
+        return
+    if os.getppid() != parent:  # the parent died before the signal was asked for
+        os._exit(1)
 
 
 @dataclass
@@ -349,6 +343,7 @@ def serve_workers(make_app: Callable[[], Any], host: str = "127.0.0.1", port: in
     def spawn() -> None:
         ready_r, ready_w = os.pipe()
         go_r, go_w = os.pipe()
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:  # the worker: never returns
             code = 1
@@ -357,7 +352,7 @@ def serve_workers(make_app: Callable[[], Any], host: str = "127.0.0.1", port: in
                 os.close(go_w)
                 for other in children.values():  # a replacement holds no pipes of its siblings
                     other.close()
-                _die_with_parent()
+                _die_with_parent(parent)
                 for s in (signal.SIGTERM, signal.SIGINT):
                     signal.signal(s, signal.SIG_DFL)
                 app = make_app()
