@@ -32,6 +32,7 @@ import re
 import runpy
 import statistics
 import sys
+import tempfile
 import time
 import urllib.parse
 import urllib.request
@@ -49,6 +50,7 @@ from search.engine import SearchEngine  # noqa: E402
 from search.find_similar import first_stage, resolve_source, second_stage_candidates  # noqa: E402
 from search.filters import Filters  # noqa: E402
 from search.rerank import FEATURES, LEGACY, RerankWeights, SimilarConfig  # noqa: E402
+from web.context import ENGINE  # noqa: E402
 
 SEED_TASKS = ROOT / "benchmarks" / "data" / "seed-similar.jsonl"
 SEED_K = 5
@@ -145,7 +147,7 @@ def seed_score(engine: SearchEngine, tasks: list[dict], config: SimilarConfig, b
 
 # -- latency --------------------------------------------------------------------------------------------
 def p50_ms(app, bodies: list[dict], config: SimilarConfig) -> float:
-    engine = app.config["ENGINE"]
+    engine = app.extensions[ENGINE]
     engine.similar_config = config
     client = app.test_client()
     client.post("/api/similar", json=bodies[0])  # warm
@@ -365,7 +367,8 @@ def tune(engine: SearchEngine, seeds: SearchEngine, shared: Path, variants: dict
 
 # -- main -----------------------------------------------------------------------------------------------
 def ensure_index(source: Path, index: Path, encoder) -> Path:
-    if not (index / "current").exists() and not any(index.glob("v*")):
+    """An index of `source` in `index`, built once."""
+    if not (index / "CURRENT").exists():
         print(f"indexing {source} into {index} (once) ...", file=sys.stderr)
         index_paths([source], index, encoder=encoder)
     return index
@@ -392,7 +395,9 @@ def main() -> None:
         with gzip.open(args.shared / "eval" / "crossscript-dev-corpus.jsonl.gz", "rt", encoding="utf-8") as f:
             dev_jsonl.write_text(f.read(), encoding="utf-8")
     dev = SearchEngine(ensure_index(dev_jsonl, args.dev_index or args.cache / "index-base", encoder), encoder=encoder)
-    seeds = SearchEngine(ensure_index(ROOT / "data", args.cache / "index-seeds", encoder), encoder=encoder)
+    # the seeds are indexed afresh each run (165 passages): the tasks name passages by the ids a fresh index gives
+    seeds_dir = tempfile.TemporaryDirectory(prefix="fazhi-seeds-")  # removed when the run ends
+    seeds = SearchEngine(ensure_index(ROOT / "data", Path(seeds_dir.name) / "index", encoder), encoder=encoder)
     if args.tune:
         wanted = {n: c for n, c in VARIANTS.items() if not args.only or any(o.strip() in n for o in args.only.split(","))}
         tune(dev, seeds, args.shared, wanted)
