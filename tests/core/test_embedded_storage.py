@@ -139,7 +139,9 @@ def test_sq8_cells_reranked_from_disk_return_the_exact_top_ten(tmp_path, monkeyp
     flat.add(vectors)
     flat.nprobe = info["nprobe"]
     float32_cells = flat.search(queries, 10)[1]
-    exact = lambda q: exact_top(vectors, q, 10)  # noqa: E731
+    def exact(q):
+        return exact_top(vectors, q, 10)
+
     assert recall(reranked, exact) >= 0.98
     assert recall(reranked, exact) >= recall(float32_cells, exact) - 0.01  # fp16 may swap a near-tie at 10th
     assert recall(reranked, exact) > recall(codes_alone, exact)
@@ -180,7 +182,8 @@ def test_stored_vectors_are_read_not_mapped(tmp_path, monkeypatch):
     for q in queries:
         index.top(q, 20)
     if os.path.exists("/proc/self/maps"):
-        assert str(tmp_path / "vectors.npy") not in open("/proc/self/maps").read()
+        with open("/proc/self/maps") as maps:
+            assert str(tmp_path / "vectors.npy") not in maps.read()
     rows = index.stored.rows(np.array([7, 3, 4, 5, 7999, 0]))  # any order; runs read together
     assert np.allclose(rows, vectors[[7, 3, 4, 5, 7999, 0]], atol=2e-3) and rows.dtype == np.float32
     assert np.array_equal(index.vector(4), rows[2]) and len(index.stored.rows([])) == 0
@@ -199,7 +202,7 @@ def test_fp16_ivf_written_before_sq8_is_searched_as_before(tmp_path, monkeypatch
     reopened = DenseIndex(tmp_path)
     assert not (tmp_path / "vectors.npy").exists() and reopened.stored is None and reopened.rerank_extra == 0
     assert reopened.approximate and reopened.index.code_size == 64
-    recall = np.mean([len(set(p for p, _ in reopened.top(q, 10)) & set(exact_top(vectors, q, 10))) / 10
+    recall = np.mean([len({p for p, _ in reopened.top(q, 10)} & set(exact_top(vectors, q, 10))) / 10
                       for q in queries])
     assert recall >= 0.98
     assert np.allclose(reopened.vector(17), vectors[17], atol=2e-3)

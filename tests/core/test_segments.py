@@ -264,10 +264,10 @@ def clustered_corpus(n_docs: int = 300, seed: int = 3) -> Corpus:
     return corpus
 
 
-def exact_live(reader: EmbeddedReader, corpus: Corpus, q: np.ndarray, n: int, filters: Filters = Filters()) -> list[int]:
+def exact_live(reader: EmbeddedReader, q: np.ndarray, n: int, filters: Filters | None = None) -> list[int]:
     """The exact top n over the live passages' fp16 vectors, as global positions (brute force)."""
     vectors = reader.dense.vectors().astype(np.float16).astype(np.float32)
-    allowed = reader.mask(filters)
+    allowed = reader.mask(filters or Filters())
     scores = vectors @ q if allowed is None else np.where(allowed, vectors @ q, -np.inf)
     return [int(i) for i in np.argsort(-scores, kind="stable")[:n]]
 
@@ -298,7 +298,7 @@ def test_an_sq8_base_respects_tombstones_and_filters_and_merges_its_stored_vecto
         for f in (Filters(), region):
             found = reader.dense_top(q, 10, f, None)
             assert not {reader.doc_of_pos[p] for p in found} & set(doomed)
-            assert found == exact_live(reader, corpus, q, 10, f)
+            assert found == exact_live(reader, q, 10, f)
     live_vectors = {p.passage_id: v for p, v in zip(reader.passages_at(list(range(len(reader.doc_of_pos)))),
                                                     reader.dense.vectors())}
     merged = EmbeddedReader(store.merge(idx, "full"))
