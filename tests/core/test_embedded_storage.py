@@ -189,6 +189,9 @@ def test_stored_vectors_are_read_not_mapped(tmp_path, monkeypatch):
     assert np.array_equal(index.vector(4), rows[2]) and len(index.stored.rows([])) == 0
     with pytest.raises(IndexError):
         index.stored.rows(np.array([8000]))
+    np.save(tmp_path / "vectors.npy", vectors[:-1].astype(np.float16))  # a file that does not match its index
+    with pytest.raises(ValueError, match="7999 stored vectors for 8000"):
+        DenseIndex(tmp_path)
 
 
 def test_fp16_ivf_written_before_sq8_is_searched_as_before(tmp_path, monkeypatch):

@@ -30,6 +30,8 @@ class DenseIndex:
         rerank = dense_info(folder).get("rerank")
         self.stored = StoredVectors(folder / rerank.get("file", FILE)) if rerank else None
         self.rerank_extra = int(rerank.get("extra", 0)) if rerank else 0
+        if self.stored is not None and len(self.stored) != self.size:
+            raise ValueError(f"{folder}: {len(self.stored)} stored vectors for {self.size} indexed passages")
 
     @property
     def size(self) -> int:
