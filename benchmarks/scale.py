@@ -8,16 +8,22 @@ What it does, so the figures can be read right:
   the vector of a randomly assigned sample passage plus small Gaussian noise (cosine ≈ 0.98 to it), re-normalized.
   The ANN part then sees clustered 384-d vectors of real embeddings; semantic quality is not measured here
   (benchmarks/quality.py does that).
-- Build: `indexer.store.publish` writes SQLite, FAISS (exact up to EXACT_MAX passages, IVF above) and bm25s,
-  exactly as `fazhi index` does; each part is timed.
+- Build: `store.publish` writes one segment: SQLite, FAISS (exact up to EXACT_MAX passages, IVF-SQ8 above,
+  with vectors.npy) and the postings, exactly as `fazhi index` does; each part is timed.
 - Queries: STARD train questions. BM25, dense and fused latencies go through `SearchEngine.search` with the
   query vectors computed beforehand (so they exclude encoding); one more fused run encodes each query.
+  Every engine first answers each query once, untimed: the match levels find each query term's
+  occurrences once per process (a scan of every passage's text where there is no character index), and
+  the timed rows then measure what a serving process pays for a query it has seen terms of.
 - Recall@10 of the ANN index against exact search over the float32 vectors, for several nprobe values.
-- Before and after (issue 17), in one run: beside the built version, a copy with float32 IVF cells on the
-  same trained centroids, read by a process that rebuilds the old reader's structures (a dict of every
-  passage id, a list of every passage's doc id, every document's text, bm25s loaded into RAM). For both:
-  RSS of a fresh serving process after 50 queries, recall@10 and fused p50. The last line reads
-  `scale passages=… ram_bytes_per_passage=… recall10=… fused_p50_ms=… add_one_s=… delete_one_s=…`.
+- Before and after (issue 17, part 2), in one run: the built version's base segment has IVF-SQ8 cells whose
+  candidates are re-ranked from fp16 vectors.npy ("after"); beside it, a copy whose base has IVF-fp16
+  cells on the same trained centroids and no vectors.npy, read with a direct map, as main wrote and reads
+  them ("before"; every other file is a hard link of the same segment). For both: RSS of a fresh serving
+  process after 50 fused queries (anonymous and file-backed; and the anonymous RSS right after loading,
+  before any query builds the match levels' structures), recall@10 against exact, dense and fused p50 / p95
+  without encoding. The last line reads
+  `scale passages=… ram_bytes_per_passage=… recall10=… fused_p50_ms=… add_one_s=… delete_one_s=…` (after).
 - Incremental publishing (issue 17): at the built size, one work report is added again under a new id (its
   passages encoded by the real model) and another is deleted; each is timed from the start of the change
   until the serving engine's next search reflects it (encode, publish, open the new version, first search).
@@ -25,7 +31,8 @@ What it does, so the figures can be read right:
   and scores, and dense top-10 overlap (the rebuild trains IVF cells of its own). `--merge` also times a full
   merge into a new base.
 
-Never asserts. Needs ../shared and ~12 GB of memory at 1M passages.
+Never asserts. Needs ../shared and ~12 GB of memory at 1M passages. `--exact-max 100000` makes a 200,000-passage
+base IVF, as a million's is (RAM per passage then carries fixed costs, ~130 MB, over a fifth of the passages).
 
     python benchmarks/scale.py [--passages 1000000] [--sample 4000] [--queries 200] [--shared ../shared]
         [--documents N] [--sample-vectors FILE.npy] [--exact-max N] [--merge]
@@ -128,50 +135,42 @@ def synthetic_vectors(sample_vectors: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def legacy_state(reader) -> None:
-    """Give a loaded EmbeddedReader the structures the reader held before issue 17, to measure "before":
-    a dict of every passage id, a list of a million doc-id strings, every document's text, the BM25 arrays
-    in RAM (bm25s was loaded without mmap; here the segments' postings are read into memory instead)."""
-    rows = reader.passage_rows(["passage_id", "doc_id"])
-    reader.passage_pos = {r[0]: pos for pos, r in enumerate(rows)}
-    reader.doc_of_pos = [r[1] for r in rows]
-    reader.documents = {d.doc_id: d for d in reader.full_documents()}
-    order = {doc_id: i for i, doc_id in enumerate(reader.documents)}
-    reader.doc_index = np.array([order[d] for d in reader.doc_of_pos], dtype=np.int64)
-    reader.doc_list = list(reader.documents.values())
-    for postings in getattr(reader.lexical, "postings", []):
-        for name in ("indptr", "indices", "tf", "lengths"):
-            setattr(postings, name, np.array(getattr(postings, name)))
-
-
-def engine_memory(index_dir: Path, queries: list[str], legacy: bool = False) -> tuple[float, float]:
-    """(RSS in MB, load seconds) of a fresh process that loads the index and answers the queries by BM25 and
-    one dense search each (model excluded), as a serving process would have touched its pages."""
+def engine_memory(index_dir: Path, queries: list[str], label: str) -> dict:
+    """RSS in MB (all, anonymous, file-backed; anonymous right after loading) and load seconds of a fresh
+    process that loads the index and answers the queries as a serving process does (`SearchEngine.search`
+    with its defaults: BM25 and dense fused, match levels on). The model is excluded: query vectors come
+    from a stub (seeded random unit vectors), since the model's ~400 MB do not grow with the index."""
     code = (
-        "import sys, time, json; sys.path.insert(0, %r); sys.path.insert(0, %r)\n"
+        "import sys, time, json; sys.path.insert(0, %r)\n"
         "import numpy as np\n"
+        "def status(): return {l.split(':')[0]: int(l.split()[1]) / 1024 for l in open('/proc/self/status') if l.startswith(('VmRSS', 'RssAnon', 'RssFile'))}\n"
         "t = time.time()\n"
         "from search.engine import SearchEngine\n"
-        "e = SearchEngine(%r)\n"
-        "if %r:\n"
-        "    from scale import legacy_state; legacy_state(e._state)\n"
-        "loaded = time.time() - t\n"
-        "rng = np.random.default_rng(0)\n"
+        "from core.storage.embedded.store import current_version_dir, read_manifest\n"
+        "class Stub:\n"
+        "    def __init__(self, info): self.info, self.name, self.dim = info, info.name, info.dim; self.rng = np.random.default_rng(0)\n"
+        "    def encode_queries(self, texts):\n"
+        "        v = self.rng.normal(size=(len(texts), self.dim)).astype(np.float32); return v / np.linalg.norm(v, axis=1, keepdims=True)\n"
+        "    encode_passages = encode_queries\n"
+        "e = SearchEngine(%r, encoder=Stub(read_manifest(current_version_dir(%r)).model))\n"
+        "loaded = time.time() - t; after_load = status()['RssAnon']\n"
         "for q in json.loads(%r):\n"
-        "    e.search(q, mode='bm25')\n"
-        "    v = rng.normal(size=e._state.dense.dim).astype(np.float32); e._state.dense.top(v / np.linalg.norm(v), 10)\n"
-        "st = {l.split(':')[0]: int(l.split()[1]) for l in open('/proc/self/status') if l.startswith(('VmRSS', 'RssAnon', 'RssFile'))}\n"
-        "print(st['RssAnon'] / 1024, st['RssFile'] / 1024, st['VmRSS'] / 1024, loaded)\n"
-    ) % (str(ROOT), str(ROOT / "benchmarks"), str(index_dir), legacy, json.dumps(queries, ensure_ascii=False))
+        "    e.search(q)\n"
+        "st = status()\n"
+        "print(after_load, st['RssAnon'], st['RssFile'], st['VmRSS'], loaded)\n"
+    ) % (str(ROOT), str(index_dir), str(index_dir), json.dumps(queries, ensure_ascii=False))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    print(f"  {'before' if legacy else 'after'}: RSS {float(out[-2]):.0f} MB = {float(out[-4]):.0f} MB anonymous + "
-          f"{float(out[-3]):.0f} MB file-backed (memory-mapped files, libraries)")
-    return float(out[-2]), float(out[-1])
+    figures = {"anon_loaded": float(out[-5]), "anon": float(out[-4]), "file": float(out[-3]), "rss": float(out[-2]),
+               "load": float(out[-1])}
+    print(f"  {label}: RSS {figures['rss']:.0f} MB = {figures['anon']:.0f} MB anonymous + {figures['file']:.0f} MB "
+          f"file-backed (memory-mapped files, libraries); anonymous {figures['anon_loaded']:.0f} MB after loading")
+    return figures
 
 
-def before_copy(version: Path, vectors: np.ndarray, dim: int, index_dir: Path) -> float:
-    """The same version with float32 IVF cells (the layout before issue 17) in a second index folder; seconds
-    to build its FAISS index. The other files are hard links (the same SQLite and bm25s)."""
+def fp16_copy(version: Path, vectors: np.ndarray, dim: int, index_dir: Path) -> tuple[float, dict]:
+    """The same version in another index folder with its base segment's IVF cells as fp16 on the same
+    trained centroids and no vectors.npy (the layout main writes and reads); (seconds to build its FAISS
+    index, its dense description). The other files are hard links (the same SQLite and postings)."""
     import shutil
 
     import faiss
@@ -181,28 +180,35 @@ def before_copy(version: Path, vectors: np.ndarray, dim: int, index_dir: Path) -
     (segment,) = store.segment_refs(store.read_manifest(version))  # a fresh build is one segment
     source = version.parent.parent / "segments" / segment.name
     target = index_dir / "segments" / segment.name
-    shutil.copytree(source, target, copy_function=os.link)
+    shutil.copytree(source, target, copy_function=os.link,
+                    ignore=shutil.ignore_patterns("dense.faiss", "manifest.json", store.VECTORS_FILE))
     manifest = json.loads((source / "manifest.json").read_text(encoding="utf-8"))
     if manifest.get("dense", {}).get("type") != "ivf":
-        return 0.0
+        shutil.copy2(source / "dense.faiss", target / "dense.faiss")
+        shutil.copy2(source / "manifest.json", target / "manifest.json")
+        return 0.0, manifest.get("dense", {})
     after = faiss.read_index(str(source / "dense.faiss"))
-    t = time.perf_counter()  # the same cells (k-means is not run again), float32 in them, nprobe tuned on it
-    quantizer = faiss.downcast_index(after.quantizer)
-    index = store.ivf_index(quantizer, dim, after.nlist, "flat")
-    index.is_trained = True
+    t = time.perf_counter()  # the same cells (k-means is not run again), fp16 in them, nprobe tuned on it
+    index = store.ivf_index(faiss.downcast_index(after.quantizer), dim, after.nlist, "fp16")
+    index.train(vectors[:1000])  # fp16 has nothing to learn; FAISS asks for the call
     index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-    index.nprobe, recall = store.tuned_nprobe(index, vectors)
-    info = {"type": "ivf", "codec": "flat", "nlist": after.nlist, "nprobe": index.nprobe, "tuning_recall@10": round(recall, 4)}
-    (target / "dense.faiss").unlink()
+    info = {**store.tuned_info(index, vectors, "fp16"), "trained_on": manifest["dense"].get("trained_on")}
     faiss.write_index(index, str(target / "dense.faiss"))
-    (target / "manifest.json").unlink()
     manifest["dense"] = info
     (target / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
     version_manifest = json.loads((version / "manifest.json").read_text(encoding="utf-8"))
     (index_dir / "versions" / version.name / "manifest.json").unlink()
     (index_dir / "versions" / version.name / "manifest.json").write_text(
         json.dumps({**version_manifest, "dense": info}, ensure_ascii=False, indent=1), encoding="utf-8")
-    return time.perf_counter() - t
+    return time.perf_counter() - t, info
+
+
+def warmed(engine: SearchEngine, queries: list[str]) -> None:
+    """Each query once, untimed: the match levels' structures and each query term's occurrences are built
+    and cached (per process), as a serving process has after its first requests; then the timed rows
+    compare retrieval, the same way for both layouts."""
+    for q in queries:
+        engine.search(q)
 
 
 class PrecomputedQueries:
@@ -217,6 +223,17 @@ class PrecomputedQueries:
 
     def encode_passages(self, texts, show_progress=False):
         return self.inner.encode_passages(texts)
+
+
+def timed_alternately(fns: dict, items) -> dict[str, list[float]]:
+    """Seconds of each item through every function in turn: load on a shared machine falls on all alike."""
+    out: dict[str, list[float]] = {k: [] for k in fns}
+    for item in items:
+        for k, fn in fns.items():
+            started = time.perf_counter()
+            fn(item)
+            out[k].append(time.perf_counter() - started)
+    return out
 
 
 def pcts(values: list[float]) -> str:
@@ -290,10 +307,9 @@ def main() -> None:
                 parts[name] = parts.get(name, 0.0) + time.perf_counter() - t0
         return wrapper
 
-    import bm25s
-
     store.build_dense_index = clocked("FAISS", store.build_dense_index)
-    bm25s.BM25.index = clocked("BM25 (bm25s)", bm25s.BM25.index)
+    store.write_dense = clocked("dense files", store.write_dense)
+    store.write_postings = clocked("postings", store.write_postings)
     with tempfile.TemporaryDirectory(dir=args.index.parent if args.index else None) as tmp:
         index_dir = args.index or Path(tmp) / "index"
         t = time.perf_counter()
@@ -317,23 +333,36 @@ def main() -> None:
         exact = exact_top10(qv, vectors)
 
         before_dir = Path(tmp) / "before"
-        before_seconds = before_copy(version, vectors, encoder.dim, before_dir)
+        before_seconds, before_dense = fp16_copy(version, vectors, encoder.dim, before_dir)
         memory = {}
-        for label, folder, legacy in (("before", before_dir, True), ("after", index_dir, False)):
-            memory[label] = engine_memory(folder, queries[:50], legacy)
-        loaded, load_seconds = memory["after"]
-        engine = SearchEngine(index_dir, encoder=PrecomputedQueries(encoder, query_vectors))
-        engine.search(queries[0])  # warm-up
+        for label, folder in (("before", before_dir), ("after", index_dir)):
+            memory[label] = engine_memory(folder, queries[:50], label)
+        loaded, load_seconds = memory["after"]["rss"], memory["after"]["load"]
         print(f"memory: {disk / n:.0f} bytes/passage on disk ({disk / 2**30:.2f} GiB); a process serving the "
               f"index holds {loaded:.0f} MB RSS = {loaded * 2**20 / n:.0f} bytes/passage, model excluded "
               f"(load {load_seconds:.0f}s)\n")
 
-        print(f"| {len(queries)} STARD queries, k=10 | p50 / p95 ms |")
+        engines = {label: SearchEngine(folder, encoder=PrecomputedQueries(encoder, query_vectors))
+                   for label, folder in (("before", before_dir), ("after", index_dir))}
+        for other in engines.values():
+            warmed(other, queries)
+        parts_of = {label: e._state.dense.parts[0] for label, e in engines.items()}  # a fresh build: one segment
+        recalls = {label: recall10(d, qv, exact) for label, d in parts_of.items()}
+        retrieval = timed_alternately({k: (lambda v, d=d: d.top(v, 200)) for k, d in parts_of.items()}, qv)
+        dense_times = timed_alternately({k: (lambda q, e=e: e.search(q, mode="dense")) for k, e in engines.items()},
+                                        queries)
+        fused_times = timed_alternately({k: (lambda q, e=e: e.search(q)) for k, e in engines.items()}, queries)
+        engine, dense = engines.pop("after"), parts_of.pop("after")
+        engines.clear()
+        parts_of.clear()  # the before layout's engine is not needed any more
+        recall_after, fused_after = recalls["after"], fused_times["after"]
+
+        print(f"| {len(queries)} STARD queries, k=10, after | p50 / p95 ms |")
         print("|---|---|")
         print(f"| query encoding alone ({encoder.runtime}) | {pcts(encode_times)} |")
-        for mode, label in (("bm25", "BM25"), ("dense", "dense"), ("hybrid", "fused (BM25 + dense, RRF)")):
-            print(f"| {label}, without encoding | {pcts(timed(lambda q: engine.search(q, mode=mode), queries))} |")
-        fused_after = timed(lambda q: engine.search(q), queries)
+        for mode, label in (("bm25", "BM25"), ("hybrid", "fused (BM25 + dense, RRF), min_match any")):
+            print(f"| {label}, without encoding | "
+                  f"{pcts(timed(lambda q: engine.search(q, mode=mode, min_match='any'), queries))} |")
         traditional = Filters(script=("traditional",))
         print(f"| fused, filtered to Traditional-script documents, without encoding | "
               f"{pcts(timed(lambda q: engine.search(q, filters=traditional), queries))} |")
@@ -341,37 +370,46 @@ def main() -> None:
         engine._query_cache.clear()
         print(f"| fused, with query encoding | {pcts(timed(lambda q: engine.search(q), queries))} |\n")
 
-        dense = engine._state.dense.parts[0]  # the one segment of a fresh build
-        recall_after = recall10(dense, qv, exact)
         if dense.approximate:
-            print(f"| IVF-{manifest.dense.get('codec', 'flat')} nprobe (nlist {dense.index.nlist}) | recall@10 vs exact "
-                  f"float32 | dense search p50 / p95 ms |")
-            print("|---|---|---|")
+            rerank = f" + re-rank of n + {dense.rerank_extra} from fp16 vectors.npy" if dense.stored is not None else ""
+            print(f"| IVF-{manifest.dense.get('codec', 'flat')}{rerank}, nprobe (nlist {dense.index.nlist}) "
+                  f"| recall@10 vs exact float32 | dense search of 10 p50 / p95 ms | of 200 (fusion's) p50 / p95 ms |")
+            print("|---|---|---|---|")
             default = dense.index.nprobe
-            for nprobe in (8, 16, 32, 48, 64, 96):
+            for nprobe in (16, 32, 48, 64, 96, 128):
                 dense.index.nprobe = nprobe
                 mark = " (default)" if nprobe == manifest.dense["nprobe"] else ""
-                print(f"| {nprobe}{mark} | {recall10(dense, qv, exact):.3f} | {pcts(timed(lambda v: dense.top(v, 10), qv))} |")
+                print(f"| {nprobe}{mark} | {recall10(dense, qv, exact):.3f} | {pcts(timed(lambda v: dense.top(v, 10), qv))} "
+                      f"| {pcts(timed(lambda v: dense.top(v, 200), qv))} |")
             dense.index.nprobe = default
+            if dense.stored is not None:
+                codes = dense.index.search(qv, 10)[1]
+                print(f"\nSQ8 codes alone, without the re-rank (nprobe {default}): recall@10 "
+                      f"{np.mean([len(set(f) & set(e)) / 10 for f, e in zip(codes, exact)]):.3f}. The re-rank reads "
+                      f"{10 + dense.rerank_extra} rows for a search of 10 and {200 + dense.rerank_extra} for fusion's "
+                      f"200, {dense.stored.row_bytes} bytes each, with pread: page cache, not the process's memory.")
             print()
 
-        before = SearchEngine(before_dir, encoder=PrecomputedQueries(encoder, query_vectors))
-        legacy_state(before._state)
-        before.search(queries[0])
-        fused_before = timed(lambda q: before.search(q), queries)
-        recall_before = recall10(before._state.dense.parts[0], qv, exact)
-        before_dense = store.read_manifest(before_dir / "versions" / version.name).dense
-        print("| at %s passages | before (float32 IVF cells, dict/list of every passage, texts and BM25 arrays in RAM) "
-              "| after (%s IVF cells, arrays and SQLite lookups, texts on disk, postings memory-mapped) |"
-              % (f"{n:,}", manifest.dense.get("codec", "flat")))
+        seconds = {"before": before_seconds, "after": parts.get("FAISS", 0)}
+        denses = {"before": before_dense, "after": manifest.dense}
+        print(f"| at {n:,} passages | before (IVF-fp16 cells + direct map, as main) | after (IVF-SQ8 cells, "
+              f"top n + {store.IVF_RERANK_EXTRA} re-ranked from fp16 vectors.npy by pread, no direct map) |")
         print("|---|---|---|")
-        print(f"| RSS of a serving process, model excluded | {memory['before'][0]:.0f} MB = "
-              f"{memory['before'][0] * 2**20 / n:.0f} bytes/passage | {loaded:.0f} MB = {loaded * 2**20 / n:.0f} bytes/passage |")
-        print(f"| dense index | {before_dense} | {manifest.dense} |")
-        print(f"| recall@10 vs exact float32 (default nprobe) | {recall_before:.3f} | {recall_after:.3f} |")
-        print(f"| fused p50 / p95 ms, without encoding | {pcts(fused_before)} | {pcts(fused_after)} |")
-        print(f"| FAISS build s | {before_seconds:.0f} | {parts.get('FAISS', 0):.0f} |\n")
-        before = None  # its reader is not needed for the change timings
+        print("| RSS of a serving process after 50 queries, model excluded | " + " | ".join(
+            f"{m['rss']:.0f} MB = {m['rss'] * 2**20 / n:.0f} bytes/passage" for m in memory.values()) + " |")
+        print("| of which anonymous / file-backed | " + " | ".join(
+            f"{m['anon'] * 2**20 / n:.0f} / {m['file'] * 2**20 / n:.0f} bytes/passage" for m in memory.values()) + " |")
+        print("| anonymous right after loading (before the match levels' structures) | " + " | ".join(
+            f"{m['anon_loaded']:.0f} MB = {m['anon_loaded'] * 2**20 / n:.0f} bytes/passage" for m in memory.values()) + " |")
+        print("| dense index | " + " | ".join(str(denses[k]) for k in memory) + " |")
+        print("| recall@10 vs exact float32 (default nprobe) | " + " | ".join(f"{recalls[k]:.3f}" for k in memory) + " |")
+        print("| dense retrieval alone (the base's top 200, fusion's candidates) p50 / p95 ms | " + " | ".join(
+            pcts(retrieval[k]) for k in memory) + " |")
+        print("| dense search (`mode=dense`) p50 / p95 ms, without encoding | " + " | ".join(
+            pcts(dense_times[k]) for k in memory) + " |")
+        print("| fused search p50 / p95 ms, without encoding (defaults: min_match weak) | " + " | ".join(
+            pcts(fused_times[k]) for k in memory) + " |")
+        print("| FAISS build s | " + " | ".join(f"{seconds[k]:.0f}" for k in memory) + " |\n")
         timing = incremental(index_dir, engine, encoder, docs, passages, vectors, queries, Path(tmp) / "rebuilt",
                              full_publish_s=build_seconds, merge=args.merge)
         print(f"scale passages={n} ram_bytes_per_passage={loaded * 2**20 / n:.0f} recall10={recall_after:.3f} "

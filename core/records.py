@@ -9,7 +9,9 @@ from typing import Any, Mapping
 from .model import ModelInfo
 
 FORMAT_VERSION = 3  # 3: a version lists segments with tombstones; 2 (one folder of SQLite, FAISS, bm25s) still
-# opens, and the first publish after it turns that folder into a segment without embedding anything again
+# opens, and the first publish after it turns that folder into a segment without embedding anything again.
+# A segment's dense form is its own manifest's `dense`, not this number: IVF-SQ8 segments say `rerank` and
+# hold vectors.npy; IVF-fp16 and flat ones written before open as they were (the version layout is the same)
 KEEP_VERSIONS = 2  # published versions kept: the current one and the one before it, for readers still holding it
 
 

@@ -252,6 +252,107 @@ def test_a_full_merge_keeps_the_bases_trained_ivf_cells(tmp_path, monkeypatch):
     assert np.mean(overlap) >= 0.9
 
 
+def clustered_corpus(n_docs: int = 300, seed: int = 3) -> Corpus:
+    """Documents of 10 passages whose vectors cluster around 50 centres (IVF has cells to find)."""
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(size=(50, DIM)).astype(np.float32)
+    corpus = Corpus(1)
+    for i in range(n_docs):
+        doc, passages, _ = corpus.make(f"d{i:03d}", n=10, region="广东省" if i % 4 == 0 else "")
+        v = centers[rng.integers(0, 50, 10)] + rng.normal(scale=0.1, size=(10, DIM)).astype(np.float32)
+        corpus.docs[doc.doc_id] = (doc, passages, v / np.linalg.norm(v, axis=1, keepdims=True))
+    return corpus
+
+
+def exact_live(reader: EmbeddedReader, q: np.ndarray, n: int, filters: Filters | None = None) -> list[int]:
+    """The exact top n over the live passages' fp16 vectors, as global positions (brute force)."""
+    vectors = reader.dense.vectors().astype(np.float16).astype(np.float32)
+    allowed = reader.mask(filters or Filters())
+    scores = vectors @ q if allowed is None else np.where(allowed, vectors @ q, -np.inf)
+    return [int(i) for i in np.argsort(-scores, kind="stable")[:n]]
+
+
+def test_an_sq8_base_respects_tombstones_and_filters_and_merges_its_stored_vectors(tmp_path, monkeypatch):
+    """An IVF-SQ8 base with tombstones: dense search never returns a deleted passage and, every cell
+    visited, gives the exact top 10 over the live stored vectors, filtered or not; a full merge copies the
+    fp16 vectors bit for bit (no re-embedding, no SQ8 round trip) and writes SQ8 + vectors.npy again."""
+    monkeypatch.setattr(store, "EXACT_MAX", 2000)
+    corpus = clustered_corpus()
+    idx = tmp_path / "idx"
+    store.publish(idx, *corpus.everything(), MODEL)
+    base = current(idx)
+    assert base.dense.approximate and base.manifest.dense["codec"] == "SQ8" and base.manifest.dense["rerank"]
+    assert (base.segments[0].folder / "vectors.npy").is_file()
+    doomed = [f"d{i:03d}" for i in range(0, 300, 7)]
+    corpus.make("new", n=8)
+    store.publish_changes(idx, corpus.changes(["new"], removed=doomed), MODEL)
+    reader = current(idx)
+    reader.segments[0].dense.index.nprobe = reader.segments[0].dense.index.nlist
+    dead = {p for p, d in enumerate(reader.doc_of_pos) if d in doomed}
+    assert not dead  # tombstoned documents have no global position at all
+    region = Filters(region=("广东省",))
+    rng = np.random.default_rng(5)
+    for _ in range(10):
+        q = rng.normal(size=DIM).astype(np.float32)
+        q /= np.linalg.norm(q)
+        for f in (Filters(), region):
+            found = reader.dense_top(q, 10, f, None)
+            assert not {reader.doc_of_pos[p] for p in found} & set(doomed)
+            assert found == exact_live(reader, q, 10, f)
+    live_vectors = {p.passage_id: v for p, v in zip(reader.passages_at(list(range(len(reader.doc_of_pos)))),
+                                                    reader.dense.vectors())}
+    merged = EmbeddedReader(store.merge(idx, "full"))
+    assert merged.manifest.dense["codec"] == "SQ8" and merged.manifest.dense["rerank"]
+    assert (merged.segments[0].folder / "vectors.npy").is_file() and len(merged.segments) == 1
+    after = {p.passage_id: v for p, v in zip(merged.passages_at(list(range(len(merged.doc_of_pos)))),
+                                             merged.dense.vectors())}
+    assert after.keys() == live_vectors.keys()
+    fp16 = {k: v.astype(np.float16).astype(np.float32) for k, v in live_vectors.items()}  # the new doc's were float32
+    assert all(np.array_equal(after[k], fp16[k]) for k in after)  # the base's: fp16 → float32 → fp16, exact
+
+
+def test_an_fp16_ivf_base_written_before_sq8_still_opens_and_a_merge_writes_sq8(tmp_path, monkeypatch):
+    """A base segment with IVF-fp16 cells and no vectors.npy (as written before SQ8) opens and searches as
+    before, takes changes beside it unchanged, and a full merge keeps its centroids but writes SQ8 cells
+    and vectors.npy from the vectors it holds (no embedding); the merged index answers as a rebuild does."""
+    import faiss
+
+    monkeypatch.setattr(store, "EXACT_MAX", 2000)
+    monkeypatch.setattr(store, "IVF_CODEC", "fp16")
+    corpus = clustered_corpus()
+    idx = tmp_path / "idx"
+    store.publish(idx, *corpus.everything(), MODEL)
+    monkeypatch.setattr(store, "IVF_CODEC", "SQ8")
+    old = current(idx)
+    folder = old.segments[0].folder
+    assert old.manifest.dense["codec"] == "fp16" and "rerank" not in old.manifest.dense
+    assert not (folder / "vectors.npy").exists() and old.segments[0].dense.stored is None
+    _, ref_passages, ref_vectors = corpus.everything()
+    by_id = dict(zip((p.passage_id for p in ref_passages), ref_vectors))
+    assert np.allclose(old.vector_at(5), by_id[old.passages_at([5])[0].passage_id], atol=2e-3)
+    corpus.make("new", n=8)
+    store.publish_changes(idx, corpus.changes(["new"], removed=["d000", "d001"]), MODEL)
+    changed = current(idx)
+    assert changed.segments[0].folder == folder and not (folder / "vectors.npy").exists()  # referenced as it is
+    q = ref_vectors[123]
+    assert changed.dense_top(q, 1, Filters(), None) == [changed.passage_pos[ref_passages[123].passage_id]]
+    held = {p.passage_id: v for p, v in zip(changed.passages_at(list(range(len(changed.doc_of_pos)))),
+                                            changed.dense.vectors())}
+    merged = EmbeddedReader(store.merge(idx, "full"))
+    dense = merged.segments[0].dense
+    assert merged.manifest.dense["codec"] == "SQ8" and merged.manifest.dense["rerank"] and dense.stored is not None
+    assert merged.manifest.dense["trained_on"] == old.manifest.dense["trained_on"]
+    old_centroids = faiss.downcast_index(old.segments[0].dense.index.quantizer).reconstruct_n(0, dense.index.nlist)
+    assert np.array_equal(old_centroids, faiss.downcast_index(dense.index.quantizer).reconstruct_n(0, dense.index.nlist))
+    for p, v in zip(merged.passages_at(list(range(len(merged.doc_of_pos)))), merged.dense.vectors()):
+        assert np.array_equal(v, held[p.passage_id].astype(np.float16).astype(np.float32))
+    rebuilt = corpus.rebuild(tmp_path / "rebuilt")
+    assert list(merged.doc_of_pos) == list(rebuilt.doc_of_pos)
+    overlap = [len(set(merged.dense_top(v, 10, Filters(), None)) & set(rebuilt.dense_top(v, 10, Filters(), None))) / 10
+               for v in rebuilt.dense.vectors()[::97]]
+    assert np.mean(overlap) >= 0.9
+
+
 class Killed(BaseException):
     """Stands for kill -9: nothing after it runs (clean-up is switched off while it is raised)."""
 

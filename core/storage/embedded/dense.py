@@ -1,24 +1,37 @@
-"""Dense retrieval: inner product over normalized passage embeddings in FAISS (exact, or IVF at scale)."""
+"""Dense retrieval: inner product over normalized passage embeddings in FAISS (exact, or IVF at scale).
+
+IVF cells written since SQ8 (a segment's dense info has `rerank`) hold a byte a dimension; each search takes
+the cells' best n + `extra` candidates and re-ranks them by the segment's fp16 vectors, read with pread from
+`vectors.npy` (stored_vectors.py), which also answers vector(), vectors() and the exact filtered path: these
+indexes keep no direct map. Older segments (fp16 or float32 cells, no vectors.npy) are searched as before.
+"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 
 from .store import read_dense_index
+from .stored_vectors import FILE, StoredVectors
 
 FILTERED_EXACT_MAX = 20_000  # a filter admitting at most this many passages is searched exactly
 
 
 class DenseIndex:
-    """A loaded FAISS index of passage vectors."""
+    """A loaded FAISS index of passage vectors (and, for SQ8 cells, the on-disk vectors that re-rank them)."""
 
-    def __init__(self, version_dir: Path) -> None:
+    def __init__(self, folder: Path) -> None:
         import faiss
 
-        self.index = read_dense_index(version_dir)
+        self.index = read_dense_index(folder)
         self.approximate = isinstance(self.index, faiss.IndexIVF)
+        rerank = dense_info(folder).get("rerank")
+        self.stored = StoredVectors(folder / rerank.get("file", FILE)) if rerank else None
+        self.rerank_extra = int(rerank.get("extra", 0)) if rerank else 0
+        if self.stored is not None and len(self.stored) != self.size:
+            raise ValueError(f"{folder}: {len(self.stored)} stored vectors for {self.size} indexed passages")
 
     @property
     def size(self) -> int:
@@ -27,27 +40,49 @@ class DenseIndex:
 
     def vector(self, pos: int) -> np.ndarray:
         """The stored vector of one passage."""
+        if self.stored is not None:
+            return self.stored.rows([pos])[0]
         return self.index.reconstruct(int(pos))
 
     def vectors_at(self, positions: np.ndarray) -> np.ndarray:
         """The stored vectors of several positions, one row each in the order given."""
+        if self.stored is not None:
+            return self.stored.rows(np.asarray(positions, dtype=np.int64))
         return self.index.reconstruct_batch(np.asarray(positions, dtype=np.int64))
+
+    def vectors(self) -> np.ndarray:
+        """Every stored vector in local position order, float32 (for SQ8 cells, the fp16 file's, not the codes)."""
+        if self.stored is not None:
+            return self.stored.all()
+        if self.size == 0:
+            return np.zeros((0, self.index.d), np.float32)
+        return self.index.reconstruct_n(0, self.size)
 
     def top(self, query: np.ndarray, n: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
         """(position, cosine) of the n nearest passages, best first; `allowed` masks positions."""
         if self.size == 0 or n <= 0:
             return []
         query = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
+        wanted = n + self.rerank_extra
         if allowed is None:
-            scores, ids = self.index.search(query, min(n, self.size))
+            scores, ids = self.index.search(query, min(wanted, self.size))
         else:
             admitted = np.flatnonzero(allowed)
             if len(admitted) == 0:
                 return []
             if self.approximate and len(admitted) <= FILTERED_EXACT_MAX:
                 return self._exact_among(query[0], admitted, n)
-            scores, ids = self.index.search(query, min(n, len(admitted)), params=self._selecting(allowed))
+            scores, ids = self.index.search(query, min(wanted, len(admitted)), params=self._selecting(allowed))
+        if self.stored is not None:
+            return self._reranked(query[0], ids[0], n)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+
+    def _reranked(self, query: np.ndarray, ids: np.ndarray, n: int) -> list[tuple[int, float]]:
+        """The best n candidates by their stored fp16 vectors (ties: lower position first)."""
+        ids = np.sort(ids[ids >= 0])
+        scores = self.stored.rows(ids) @ query
+        best = np.argsort(-scores, kind="stable")[:n]
+        return [(int(ids[i]), float(scores[i])) for i in best]
 
     def _selecting(self, allowed: np.ndarray):
         """Search parameters that admit only the allowed positions (FAISS skips the others while scanning)."""
@@ -64,7 +99,18 @@ class DenseIndex:
 
     def _exact_among(self, query: np.ndarray, admitted: np.ndarray, n: int) -> list[tuple[int, float]]:
         """Exact top n among a small admitted set (IVF cells could miss most of a narrow filter)."""
-        vectors = self.index.reconstruct_batch(admitted.astype(np.int64))
+        if self.stored is not None:
+            vectors = self.stored.rows(admitted)
+        else:
+            vectors = self.index.reconstruct_batch(admitted.astype(np.int64))
         scores = vectors @ query
         best = np.argsort(-scores, kind="stable")[:n]
         return [(int(admitted[i]), float(scores[i])) for i in best]
+
+
+def dense_info(folder: Path) -> dict:
+    """What a segment's (or old-format version's) manifest says of its dense index ({} when it says nothing)."""
+    try:
+        return json.loads((folder / "manifest.json").read_text(encoding="utf-8")).get("dense", {}) or {}
+    except FileNotFoundError:
+        return {}

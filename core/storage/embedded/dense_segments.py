@@ -50,7 +50,7 @@ class SegmentedDense:
         for part, l2g in zip(self.parts, self.layout.local_to_global):
             if part.size:
                 local = np.flatnonzero(l2g >= 0)
-                out[l2g[local]] = part.index.reconstruct_n(0, part.size)[local]
+                out[l2g[local]] = part.vectors()[local]
         return out
 
     def local_masks(self, allowed: np.ndarray | None) -> list[np.ndarray | None]:

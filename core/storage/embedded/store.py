@@ -3,7 +3,8 @@ tombstones, and CURRENT, swapped atomically to the published version.
 
     CURRENT                      the published version's name
     versions/<v>/manifest.json   model, counts, the segments in order with the documents deleted from each
-    segments/<s>/                index.sqlite, dense.faiss, postings/, chars/, manifest.json (the segment's dense index)
+    segments/<s>/                index.sqlite, dense.faiss, postings/, chars/, manifest.json (the segment's dense index),
+                                 vectors.npy (fp16 vectors that re-rank IVF-SQ8 candidates; IVF segments since SQ8)
 A version written before segments (format 2) is one folder with index.sqlite, dense.faiss and bm25/.
 """
 
@@ -34,6 +35,7 @@ from ..base import IndexChanges
 from .chars import write_chars
 from .postings import write_postings
 from .segments import SEGMENTS, SegmentRef, document_runs, new_name, ordered, segment_refs
+from .stored_vectors import FILE as VECTORS_FILE, write_vectors
 
 CURRENT = "CURRENT"
 EXACT_MAX = 200_000  # passages searched exactly (FlatIP); above this, IVF
@@ -43,7 +45,11 @@ IVF_NPROBES = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)  # tried in orde
 IVF_TARGET_RECALL = 0.98  # recall@10 against exact search that the tuning aims for
 IVF_TUNING_NOISE = 1.5  # |noise| of a tuning pseudo-query, relative to the unit vector it starts from
 IVF_TUNING_QUERIES = 200
-IVF_CODEC = "fp16"  # how IVF cells store vectors: "fp16" (2 bytes a dimension), "SQ8" (1) or "flat" (float32, 4)
+IVF_CODEC = "SQ8"  # how IVF cells store vectors: "SQ8" (1 byte a dimension), "fp16" (2) or "flat" (float32, 4)
+IVF_RERANK_EXTRA = 32  # SQ8 cells: a search for n re-ranks the cells' best n + this many by fp16 vectors.npy.
+# On 200k noisy copies of real embeddings (50 and 250 copies a vector, 200 queries each) recall@10 stops
+# rising at +16 (0.9975-0.9985, fp16 cells 0.999: the rest is fp16 rounding of near-ties, not missed
+# candidates); 32 doubles that margin for ~16 more 768-byte preads a search
 
 SCHEMA = """
 CREATE TABLE documents (
@@ -160,9 +166,10 @@ def build_dense_index(vectors: np.ndarray, dim: int):
 
     IVF: nlist ≈ 4·√n cells, k-means trained on a fixed-seed sample, nprobe set for recall@10 ≥ 0.98
     against exact search (measured by benchmarks/scale.py). The cells hold each vector's residual to its
-    centroid as IVF_CODEC: fp16 by default, half of float32's memory (about 780 bytes a passage instead of
-    1,550). SQ8 would take a quarter, but on noisy near-duplicates its recall@10 against exact search tops
-    out at ~0.985 even with every cell visited (fp16: 0.998), so nprobe would have to grow for it.
+    centroid as IVF_CODEC: SQ8 by default, a quarter of float32 (~390 bytes a passage with its id, against
+    fp16's ~780). Alone, SQ8 cannot order noisy near-duplicates (recall@10 tops out at ~0.985 however many
+    cells are visited), so its searches re-rank IVF_RERANK_EXTRA more candidates than asked for by the fp16
+    vectors that write_dense keeps on disk; nprobe is tuned for that search.
     """
     import faiss
 
@@ -179,9 +186,15 @@ def build_dense_index(vectors: np.ndarray, dim: int):
     sample = np.random.default_rng(0).choice(n, size=min(n, IVF_TRAIN_PER_CELL * nlist), replace=False)
     index.train(vectors[np.sort(sample)])
     index.add(vectors)
-    index.nprobe, recall = tuned_nprobe(index, vectors)
-    return index, {"type": "ivf", "codec": IVF_CODEC, "nlist": nlist, "nprobe": index.nprobe,
-                   "tuning_recall@10": round(recall, 4)}
+    return index, tuned_info(index, vectors, IVF_CODEC)
+
+
+def tuned_info(index, vectors: np.ndarray, codec: str) -> dict:
+    """Tune a filled IVF index's nprobe (its search re-ranked when the codec is SQ8); its description."""
+    rerank = {"file": VECTORS_FILE, "dtype": "fp16", "extra": IVF_RERANK_EXTRA} if codec == "SQ8" else None
+    index.nprobe, recall = tuned_nprobe(index, vectors, rerank_extra=rerank["extra"] if rerank else None)
+    return {"type": "ivf", "codec": codec, "nlist": int(index.nlist), "nprobe": index.nprobe,
+            "tuning_recall@10": round(recall, 4), **({"rerank": rerank} if rerank else {})}
 
 
 def ivf_index(quantizer, dim: int, nlist: int, codec: str):
@@ -196,12 +209,14 @@ def ivf_index(quantizer, dim: int, nlist: int, codec: str):
     return faiss.IndexIVFScalarQuantizer(quantizer, dim, nlist, kinds[codec], faiss.METRIC_INNER_PRODUCT, True)
 
 
-def tuned_nprobe(index, vectors: np.ndarray, target: float = IVF_TARGET_RECALL) -> tuple[int, float]:
+def tuned_nprobe(index, vectors: np.ndarray, target: float = IVF_TARGET_RECALL,
+                 rerank_extra: int | None = None) -> tuple[int, float]:
     """The fewest cells to visit for recall@10 ≥ target against exact search, measured on this data.
 
     Pseudo-queries are stored vectors moved far by noise (cosine ≈ 0.55 to where they started), so they fall
     between passages and cells, as real queries do, rather than onto a stored vector (which any nprobe
-    finds). The answer is the first nprobe in IVF_NPROBES that reaches the target.
+    finds). The answer is the first nprobe in IVF_NPROBES that reaches the target. With `rerank_extra`, each
+    search is the reader's: 10 + rerank_extra candidates re-ranked by their fp16 vectors.
     """
     rng = np.random.default_rng(1)
     picks = vectors[rng.choice(len(vectors), size=IVF_TUNING_QUERIES, replace=False)]
@@ -221,21 +236,70 @@ def tuned_nprobe(index, vectors: np.ndarray, target: float = IVF_TARGET_RECALL) 
     recall = 0.0
     for nprobe in IVF_NPROBES:
         index.nprobe = nprobe
-        _, found = index.search(queries, 10)
+        if rerank_extra is None:
+            _, found = index.search(queries, 10)
+        else:
+            _, candidates = index.search(queries, 10 + rerank_extra)
+            found = [reranked(q, c[c >= 0], vectors) for q, c in zip(queries, candidates)]
         recall = float(np.mean([len(set(f) & set(e)) / 10 for f, e in zip(found, exact)]))
         if recall >= target:
             break
     return nprobe, recall
 
 
-def read_dense_index(version_dir: Path):
-    """The version's FAISS index, ready for search and for reading vectors back by position."""
+def reranked(query: np.ndarray, candidates: np.ndarray, vectors: np.ndarray, n: int = 10) -> np.ndarray:
+    """The best n candidates by their vectors as vectors.npy holds them (fp16), as the reader ranks them."""
+    candidates = np.sort(candidates)
+    scores = vectors[candidates].astype(np.float16).astype(np.float32) @ query
+    return candidates[np.argsort(-scores, kind="stable")[:n]]
+
+
+def segment_dense(vectors: np.ndarray, dim: int, reuse=None):
+    """(FAISS index, description) of a segment's vectors: built for the size, or on `reuse`'s trained cells.
+
+    Cells reused from a base written before SQ8 (fp16 or float32 cells) keep their centroids (no k-means)
+    but take IVF_CODEC codes, trained on a sample and tuned again: a merge writes the current form.
+    """
     import faiss
 
-    index = faiss.read_index(str(version_dir / "dense.faiss"))
+    if reuse is None:
+        dense, info = build_dense_index(vectors, dim)
+        return dense, ({**info, "trained_on": len(vectors)} if info.get("type") == "ivf" else info)
+    old, info = reuse
+    vectors = np.ascontiguousarray(vectors)
+    if info.get("codec") == IVF_CODEC and bool(info.get("rerank")) == (IVF_CODEC == "SQ8"):
+        dense = faiss.clone_index(old)
+        dense.reset()  # the trained centroids and codec stay; the vectors go
+        dense.add(vectors)
+        return dense, info
+    quantizer = faiss.clone_index(faiss.downcast_index(old.quantizer))
+    dense = ivf_index(quantizer, dim, int(old.nlist), IVF_CODEC)
+    sample = np.random.default_rng(0).choice(len(vectors), size=min(len(vectors), IVF_TRAIN_PER_CELL * old.nlist),
+                                             replace=False)
+    dense.train(vectors[np.sort(sample)])  # the quantizer is trained: only the codec's ranges are
+    dense.add(vectors)
+    return dense, {**tuned_info(dense, vectors, IVF_CODEC), "trained_on": info["trained_on"]}
+
+
+def write_dense(folder: Path, index, info: dict, vectors: np.ndarray) -> None:
+    """Write a segment's dense.faiss, and its fp16 vectors.npy when its searches re-rank from it."""
+    import faiss
+
+    faiss.write_index(index, str(folder / "dense.faiss"))
+    if info.get("rerank"):
+        write_vectors(folder, vectors)
+
+
+def read_dense_index(folder: Path):
+    """A segment's FAISS index, ready for search. IVF cells without vectors.npy (written before SQ8) get a
+    direct map, so vectors are read back from them by position (8 bytes a passage); with it, from the file."""
+    import faiss
+
+    index = faiss.read_index(str(folder / "dense.faiss"))
     if isinstance(index, faiss.IndexIVF):
-        index.make_direct_map()
-        dense = json.loads((version_dir / "manifest.json").read_text(encoding="utf-8")).get("dense", {})
+        dense = json.loads((folder / "manifest.json").read_text(encoding="utf-8")).get("dense", {})
+        if not dense.get("rerank"):
+            index.make_direct_map()
         index.nprobe = int(dense.get("nprobe", IVF_NPROBE))
     return index
 
@@ -246,7 +310,10 @@ def load_vectors(version_dir: Path) -> np.ndarray:
 
 
 def folder_vectors(folder: Path) -> np.ndarray:
-    """The vectors of one segment (or old-format version) folder, in its local position order."""
+    """The vectors of one segment (or old-format version) folder, in its local position order: from
+    vectors.npy when it has one (SQ8 codes are only an approximation), else from its FAISS index."""
+    if (folder / VECTORS_FILE).exists():
+        return np.load(folder / VECTORS_FILE).astype(np.float32)
     index = read_dense_index(folder)
     return index.reconstruct_n(0, index.ntotal) if index.ntotal else np.zeros((0, index.d), np.float32)
 
@@ -373,10 +440,9 @@ def write_segment(index_dir: Path, documents: list[DocumentRecord], passages: li
     """Write one segment (documents in name order) and rename it into place; its reference for a manifest.
 
     `reuse`: (a trained FAISS IVF index, its description) whose cells the new one keeps: the vectors are
-    added to the same centroids, with no k-means and no nprobe tuning again. None builds for the size.
+    added to the same centroids, with no k-means (and no nprobe tuning unless the codec changes: segment_dense).
+    None builds for the size.
     """
-    import faiss
-
     documents, passages, vectors = ordered(documents, passages, np.asarray(vectors, np.float32).reshape(-1, dim))
     with _new_segment(index_dir) as (tmp, name):
         conn = sqlite3.connect(tmp / "index.sqlite")
@@ -386,15 +452,8 @@ def write_segment(index_dir: Path, documents: list[DocumentRecord], passages: li
                          [{"pos": pos, **passage_row(p)} for pos, p in enumerate(passages)])
         conn.commit()
         conn.close()
-        if reuse is not None:
-            dense, info = faiss.clone_index(reuse[0]), reuse[1]
-            dense.reset()  # the trained centroids and codec stay; the vectors go
-            dense.add(np.ascontiguousarray(vectors))
-        else:
-            dense, info = build_dense_index(vectors, dim)
-            if info.get("type") == "ivf":
-                info = {**info, "trained_on": len(vectors)}
-        faiss.write_index(dense, str(tmp / "dense.faiss"))
+        dense, info = segment_dense(vectors, dim, reuse)
+        write_dense(tmp, dense, info, vectors)
         write_postings(tmp, [p.tokens for p in passages])
         write_chars(tmp, [p.match_text for p in passages],
                     [json.dumps(p.heading_path, ensure_ascii=False) for p in passages], [p.kind for p in passages])
