@@ -174,7 +174,7 @@ def main() -> None:
     print("| corpus | system | Recall@10 | MRR@10 | nDCG@10 |")
     print("|---|---|---|---|---|")
     for label, _, _, result in rows:
-        for mode, name in (("bm25", "BM25"), ("dense", "dense"), ("hybrid", "fused (RRF)")):
+        for mode, name in (("bm25", "BM25"), ("dense", "dense"), ("hybrid", "fused (scores)")):
             r, m, n = result[mode]
             print(f"| {label} | {name} | {r:.3f} | {m:.3f} | {n:.3f} |")
     print()

@@ -360,7 +360,7 @@ def main() -> None:
         print(f"| {len(queries)} STARD queries, k=10, after | p50 / p95 ms |")
         print("|---|---|")
         print(f"| query encoding alone ({encoder.runtime}) | {pcts(encode_times)} |")
-        for mode, label in (("bm25", "BM25"), ("hybrid", "fused (BM25 + dense, RRF), min_match any")):
+        for mode, label in (("bm25", "BM25"), ("hybrid", "fused (BM25 + dense scores), min_match any")):
             print(f"| {label}, without encoding | "
                   f"{pcts(timed(lambda q: engine.search(q, mode=mode, min_match='any'), queries))} |")
         traditional = Filters(script=("traditional",))
