@@ -93,6 +93,9 @@ def assert_same_index(a: EmbeddedReader, b: EmbeddedReader) -> None:
         np.testing.assert_allclose(a.lexical.scores(tokens), b.lexical.scores(tokens), rtol=1e-6, atol=1e-7)
         for f in (Filters(), filters):
             assert a.lexical_top(tokens, 10, f, None) == b.lexical_top(tokens, 10, f, None)
+            scored = a.lexical_ranked(tokens, 10, f, None)  # what score fusion reads: the same order, with scores
+            assert [p for p, _ in scored] == a.lexical_top(tokens, 10, f, None)
+            np.testing.assert_allclose([s for _, s in scored], a.lexical.scores(tokens)[[p for p, _ in scored]], rtol=1e-6)
         for t in tokens:
             assert a.doc_freq(t) == b.doc_freq(t)
     rng = np.random.default_rng(9)
@@ -102,6 +105,9 @@ def assert_same_index(a: EmbeddedReader, b: EmbeddedReader) -> None:
         for f in (Filters(), filters):
             assert a.dense_top(q, 10, f, None) == b.dense_top(q, 10, f, None)
             assert a.dense_top(q, 6, f, None, per_doc=1) == b.dense_top(q, 6, f, None, per_doc=1)
+            near = a.dense_ranked(q, 10, f, None)
+            assert [p for p, _ in near] == a.dense_top(q, 10, f, None)
+            np.testing.assert_allclose([s for _, s in near], a.dense.vectors()[[p for p, _ in near]] @ q, atol=1e-5)
     np.testing.assert_allclose(a.dense.vectors(), b.dense.vectors(), atol=1e-6)
 
 

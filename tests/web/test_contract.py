@@ -130,7 +130,8 @@ def test_a_backend_failing_mid_request_is_503_with_retry_after(client, engine, m
     def gone(*_args, **_kwargs):
         raise ConnectionError("the Milvus server went away")
 
-    monkeypatch.setattr(engine._state, "lexical_top", gone)
+    for method in ("lexical_top", "lexical_ranked"):  # search fuses scores (lexical_ranked); bm25 mode ranks
+        monkeypatch.setattr(engine._state, method, gone)
     r = client.get("/api/search", query_string={"q": "法律顾问"})
     assert r.status_code == 503 and r.headers["Retry-After"] and "backend" in r.get_json()["error"]["message"]
     page = client.get("/", query_string={"q": "法律顾问"})

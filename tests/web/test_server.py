@@ -372,11 +372,14 @@ def test_an_upload_through_one_worker_is_found_through_every_worker(small_index,
 def test_the_counting_dispatcher_lets_go_of_every_request_it_held():
     from web.server import CountingDispatcher
 
+    added = threading.Event()
+
     class Task:  # waitress hands the same channel over again for each request of a keep-alive connection
         def __init__(self) -> None:
             self.served = 0
 
         def service(self) -> None:
+            added.wait(10)  # all five are held before the first is done
             self.served += 1
 
     dispatcher, freed = CountingDispatcher(), []
@@ -386,6 +389,7 @@ def test_the_counting_dispatcher_lets_go_of_every_request_it_held():
     try:
         for _ in range(5):
             dispatcher.add_task(channel)
+        added.set()
         assert wait_for(lambda: len(freed) == 5, 10)
     finally:
         dispatcher.shutdown()
