@@ -392,15 +392,19 @@ def snapshot(reader: EmbeddedReader) -> list:
     return [reader.lexical_top(t, 10, Filters(), None) for t in QUERIES] + [list(reader.doc_of_pos)]
 
 
-@pytest.mark.parametrize("what", ["merge", "publish"])
-@pytest.mark.parametrize("step", STEPS)
-def test_a_merge_or_publish_killed_at_any_step_leaves_the_last_version_whole(tmp_path, monkeypatch, what, step):
+def changed_index(tmp_path):
+    """The base index after three changes (a segment each): corpus, index, its version folder, its snapshot."""
     corpus, idx = base_index(tmp_path)
     for i in range(3):
         corpus.make(f"m{i}")
         store.publish_changes(idx, corpus.changes([f"m{i}"], removed=[f"d{i:02d}"]), MODEL)
-    good = store.current_version_dir(idx)
-    before = snapshot(current(idx))
+    return corpus, idx, store.current_version_dir(idx), snapshot(current(idx))
+
+
+@pytest.mark.parametrize("what", ["merge", "publish"])
+@pytest.mark.parametrize("step", STEPS)
+def test_a_merge_or_publish_killed_at_any_step_leaves_the_last_version_whole(tmp_path, monkeypatch, what, step):
+    corpus, idx, good, before = changed_index(tmp_path)
     saved = dict(corpus.docs)
     crash_at(monkeypatch, step)
     with pytest.raises(Killed):
@@ -448,12 +452,7 @@ MERGER = textwrap.dedent("""
 
 @pytest.mark.parametrize("where", ["segments", "versions"])
 def test_kill_9_mid_merge_leaves_the_last_version_whole(tmp_path, where):
-    corpus, idx = base_index(tmp_path)
-    for i in range(3):
-        corpus.make(f"m{i}")
-        store.publish_changes(idx, corpus.changes([f"m{i}"], removed=[f"d{i:02d}"]), MODEL)
-    good = store.current_version_dir(idx)
-    before = snapshot(current(idx))
+    corpus, idx, good, before = changed_index(tmp_path)
     script = MERGER.format(root=str(ROOT), index=str(idx), where=where)
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     while (line := proc.stdout.readline().strip()) != f"fsync {where}":

@@ -77,6 +77,16 @@ def raw_request(port: int, head: str, body: bytes = b"", timeout: float = 20) ->
         return int(lines[0].split()[1]), headers, rest
 
 
+def upload(port: int, name: str, report: str) -> tuple[int, bytes]:
+    """POST a report to the admin upload endpoint with the token, as a plain socket sends it; (status, body)."""
+    body = (f"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n"
+            "Content-Type: text/plain\r\n\r\n").encode() + report.encode() + b"\r\n--b--\r\n"
+    head = (f"POST /api/admin/documents HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
+            f"Content-Type: multipart/form-data; boundary=b\r\nContent-Length: {len(body)}")
+    status, _, answer = raw_request(port, head, body, timeout=60)
+    return status, answer
+
+
 class Tricklers:
     """N connections that send a request line and then one header byte at a time, reconnecting when cut off."""
 
@@ -176,12 +186,7 @@ def test_an_upload_within_the_limits_with_the_token_is_accepted(small_index, tmp
     index = tmp_path / "idx"
     shutil.copytree(small_index, index)
     with running_server(index) as port:
-        report = "一、总体情况\n（一）聘请法律顾问，推进法治政府建设，落实第一责任人职责。".encode()
-        body = (b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"r.txt\"\r\n"
-                b"Content-Type: text/plain\r\n\r\n" + report + b"\r\n--b--\r\n")
-        head = (f"POST /api/admin/documents HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
-                f"Content-Type: multipart/form-data; boundary=b\r\nContent-Length: {len(body)}")
-        status, _, answer = raw_request(port, head, body, timeout=60)
+        status, answer = upload(port, "r.txt", "一、总体情况\n（一）聘请法律顾问，推进法治政府建设，落实第一责任人职责。")
     assert status == 200 and json.loads(answer)["added"]
 
 
@@ -344,12 +349,7 @@ def test_an_upload_through_one_worker_is_found_through_every_worker(small_index,
     try:
         port = int(proc.stdout.readline())
         assert wait_for(lambda: len(worker_pids(proc.pid)) == 2)
-        report = "一、总体情况\n（一）推行鳄梨审查制度，每季度通报鳄梨审查结果。".encode()
-        body = (b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"avocado.txt\"\r\n"
-                b"Content-Type: text/plain\r\n\r\n" + report + b"\r\n--b--\r\n")
-        head = (f"POST /api/admin/documents HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
-                f"Content-Type: multipart/form-data; boundary=b\r\nContent-Length: {len(body)}")
-        status, _, answer = raw_request(port, head, body, timeout=60)
+        status, answer = upload(port, "avocado.txt", "一、总体情况\n（一）推行鳄梨审查制度，每季度通报鳄梨审查结果。")
         assert status == 200 and json.loads(answer)["added"]
         found_by: set[int] = set()
 
