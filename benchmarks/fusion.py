@@ -34,38 +34,36 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import search.engine as engine_module  # noqa: E402
 from quality import CachingEncoder, build, distractor_articles, load_jsonl, metrics  # noqa: E402
 from search.engine import SearchEngine  # noqa: E402
-from search.fusion import BM25_WEIGHT, DENSE_WEIGHT, SEARCH_DENSE_WEIGHT, convex_fusion, reciprocal_rank_fusion  # noqa: E402
+from search.fusion import BM25_WEIGHT, DENSE_WEIGHT, SEARCH_DENSE_WEIGHT, reciprocal_rank_fusion, weighted_sum  # noqa: E402
 
 WEIGHTS = (0.5, 0.6, 0.7, 0.8, 0.9)
 FOLDS = 5
 SEED = 7
 
 
-def rrf_of_scored(lists, weights):
-    """The fusion search used before: ranks only."""
-    return reciprocal_rank_fusion([[p for p, _ in scored] for scored in lists], weights=[BM25_WEIGHT, DENSE_WEIGHT])
+def rrf_of_scored(normalized, weights):
+    """The fusion search used before: ranks only (each dict keeps its retriever's order)."""
+    return reciprocal_rank_fusion([list(z) for z in normalized], weights=[BM25_WEIGHT, DENSE_WEIGHT])
 
 
-def minmax_fusion(lists, weights):
-    """convex_fusion with each list scaled to 0–1 instead of z-scores (a missing item counts 0)."""
+def minmax(normalized, weights):
+    """weighted_sum over each list scaled to 0–1 instead of z-scores (min-max is z's affine image per list)."""
     scaled = []
-    for scored in lists:
-        lo, hi = min((s for _, s in scored), default=0.0), max((s for _, s in scored), default=0.0)
-        scaled.append({p: (s - lo) / (hi - lo) if hi > lo else 0.0 for p, s in scored})
-    items = dict.fromkeys(p for have in scaled for p in have)
-    fused = [(p, sum(w * have.get(p, 0.0) for have, w in zip(scaled, weights))) for p in items]
-    return sorted(fused, key=lambda kv: (-kv[1], kv[0]))
+    for z in normalized:
+        lo, hi = min(z.values(), default=0.0), max(z.values(), default=0.0)
+        scaled.append({p: (v - lo) / (hi - lo) if hi > lo else 0.0 for p, v in z.items()})
+    return weighted_sum(scaled, weights)
 
 
 @contextmanager
 def fusion(function, weight: float):
     """The engine's search with another fusion function and dense weight."""
-    saved = engine_module.convex_fusion, engine_module.SEARCH_DENSE_WEIGHT
-    engine_module.convex_fusion, engine_module.SEARCH_DENSE_WEIGHT = function, weight
+    saved = engine_module.weighted_sum, engine_module.SEARCH_DENSE_WEIGHT
+    engine_module.weighted_sum, engine_module.SEARCH_DENSE_WEIGHT = function, weight
     try:
         yield
     finally:
-        engine_module.convex_fusion, engine_module.SEARCH_DENSE_WEIGHT = saved
+        engine_module.weighted_sum, engine_module.SEARCH_DENSE_WEIGHT = saved
 
 
 def ndcg_per_query(engine: SearchEngine, queries: list[dict], id_of: dict[str, str], mode: str = "hybrid") -> np.ndarray:
@@ -118,10 +116,10 @@ def main() -> None:
         with fusion(rrf_of_scored, SEARCH_DENSE_WEIGHT):
             variants["rrf"] = ndcg_per_query(engine, queries, id_of)
         for w in WEIGHTS:
-            with fusion(convex_fusion, w):
+            with fusion(weighted_sum, w):
                 variants[f"convex-z {w}"] = ndcg_per_query(engine, queries, id_of)
         for w in (0.6, 0.7, 0.8):
-            with fusion(minmax_fusion, w):
+            with fusion(minmax, w):
                 variants[f"convex-minmax {w}"] = ndcg_per_query(engine, queries, id_of)
         variants["dense"] = ndcg_per_query(engine, queries, id_of, "dense")
         variants["bm25"] = ndcg_per_query(engine, queries, id_of, "bm25")

@@ -20,7 +20,7 @@ from core.storage import IndexReader, IndexStorage, open_storage
 from core.textform import matching_form, to_simplified, tokenize, tokenize_query
 
 from .filters import facet_counts
-from .fusion import RRF_K, SEARCH_DENSE_WEIGHT, convex_fusion, limit_per_group, reciprocal_rank_fusion, z_scores
+from .fusion import RRF_K, SEARCH_DENSE_WEIGHT, limit_per_group, reciprocal_rank_fusion, weighted_sum, z_scores
 from .find_similar import resolve_source, similar_ranked
 from .highlight import highlight_spans
 from .results import Hit, SearchResult, document_summary, group_by_document
@@ -265,9 +265,9 @@ class SearchEngine:
             scored = state.lexical_ranked(tokens, CANDIDATES, filters, exclude_doc)
             near = state.dense_ranked(vector, CANDIDATES, filters, exclude_doc)
             weights = (1 - SEARCH_DENSE_WEIGHT, SEARCH_DENSE_WEIGHT)
-            fused = convex_fusion([scored, near], weights)
+            bm25_z, dense_z = z_scores(scored), z_scores(near)  # once: the fusion and explain both read them
+            fused = weighted_sum([bm25_z, dense_z], weights)
             lexical, dense = [p for p, _ in scored], [p for p, _ in near]
-            bm25_z, dense_z = z_scores(scored), z_scores(near)
             floors = (min(bm25_z.values(), default=0.0), min(dense_z.values(), default=0.0))
 
             def how(pos: int) -> dict:

@@ -45,7 +45,11 @@ def convex_fusion(lists: Sequence[Sequence[tuple[int, float]]], weights: Sequenc
 
     An item a list did not return counts as that list's lowest z-score (it ranked below all of them).
     """
-    normalized = [z_scores(scored) for scored in lists]
+    return weighted_sum([z_scores(scored) for scored in lists], weights)
+
+
+def weighted_sum(normalized: Sequence[dict[int, float]], weights: Sequence[float]) -> list[tuple[int, float]]:
+    """(item, Σ weight × normalized score) best first; an item missing from a list gets that list's lowest."""
     floors = [min(z.values(), default=0.0) for z in normalized]
     items = dict.fromkeys(item for z in normalized for item in z)
     fused = [(item, sum(w * z.get(item, floor) for z, floor, w in zip(normalized, floors, weights))) for item in items]
