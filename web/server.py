@@ -28,7 +28,7 @@ from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
 from waitress.server import MultiSocketServer, TcpWSGIServer
 from waitress.task import ThreadedTaskDispatcher
-from waitress.utilities import Error, RequestEntityTooLarge
+from waitress.utilities import BadRequest, Error, RequestEntityTooLarge
 
 from .context import SETTINGS
 
@@ -97,17 +97,27 @@ class DeadlineParser(HTTPRequestParser):
 
     def received(self, data: bytes) -> int:
         consumed = super().received(data)
+        path = getattr(self, "path", None) or refused_target_path(getattr(self, "first_line", b""))
         if not self.completed and self.chunked and self.body_bytes_received > self.body_limit:
-            self.error = BodyTooLarge(self.path or "/", self.body_limit, self.body_bytes_received)
+            self.error = BodyTooLarge(path or "/", self.body_limit, self.body_bytes_received)
             self.completed = True
         if self.error is not None:
             self.expect_continue = False  # never invite the body of a refused request
             if type(self.error) is RequestEntityTooLarge:  # waitress's own, over max_request_body_size
-                self.error = BodyTooLarge(self.path or "/", self.body_limit, self.content_length or self.body_bytes_received)
-            if (self.path or "").startswith("/api/") and not isinstance(self.error, ApiError):
+                self.error = BodyTooLarge(path or "/", self.body_limit, self.content_length or self.body_bytes_received)
+            if not hasattr(self, "path") and isinstance(self.error, BadRequest) and not getattr(self, "first_line", b"").isascii():
+                self.error = BadRequest("the request line has bytes outside ASCII: percent-encode the URL "
+                                        "(UTF-8), as browsers and urllib.parse.quote do")
+            if path.startswith("/api/") and not isinstance(self.error, ApiError):
                 self.error = ApiError(self.error)
             return len(data)  # the rest of this read is the refused body, not a next request
         return consumed
+
+
+def refused_target_path(first_line: bytes) -> str:
+    """The path of a request line waitress refused before parsing it ('' when there is none)."""
+    parts = first_line.split(b" ")
+    return parts[1].split(b"?", 1)[0].decode("latin-1") if len(parts) >= 2 else ""
 
 
 class DeadlineChannel(HTTPChannel):

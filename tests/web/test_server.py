@@ -241,6 +241,11 @@ def test_errors_the_server_answers_itself_are_json_under_api(small_index):
         chunked = "POST /api/similar HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json"
         status, headers, body = raw_request(port, chunked, (b"40000\r\n" + b" " * 0x40000 + b"\r\n") * 2)
         assert status == 413 and json.loads(body)["error"]["status"] == 413  # no Content-Length: counted as it comes
+        raw_utf8 = "法律顾问".encode("utf-8").decode("latin-1")  # curl sends the URL's bytes as typed
+        status, headers, body = raw_request(port, f"GET /api/search?q={raw_utf8} HTTP/1.1\r\nHost: x")
+        assert status == 400 and "percent-encode" in json.loads(body)["error"]["message"]
+        status, headers, body = raw_request(port, f"GET /search?q={raw_utf8} HTTP/1.1\r\nHost: x")
+        assert status == 400 and b"percent-encode" in body  # a page path: waitress's plain answer, not a reset
 
 
 WORKERS_SCRIPT = textwrap.dedent("""
