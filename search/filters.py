@@ -32,9 +32,7 @@ def facet_counts(docs: Iterable[DocumentRecord], filters: Filters) -> dict[str, 
     for name in FACET_FIELDS:
         others = filters.without(name)
         counts: Counter = Counter()
-        for d in docs:
-            if not others.admits(d):
-                continue
+        for d in docs if not others.active else (d for d in docs if others.admits(d)):
             value = getattr(d, name)
             if name == "region":
                 counts.update(region_levels(value) or [UNKNOWN])

@@ -27,7 +27,7 @@ def highlight_spans(text: str, query_tokens: list[str], folded: str | None = Non
             start = folded.find(token, start + len(token))
     singles = {t for t in wanted if len(t) == 1}
     if singles:  # one-character words only where jieba also reads them as a word
-        spans += [(s, e) for token, s, e in token_spans(text) if token in singles]
+        spans += [(s, e) for token, s, e in token_spans(text, singles) if token in singles]
     merged: list[tuple[int, int]] = []
     for start, end in sorted(spans):
         if merged and start < merged[-1][1]:

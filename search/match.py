@@ -346,7 +346,8 @@ class PassageTable:
             every = self.vectors @ vector
             return every[positions], float(every.mean()), float(every.std() + 1e-6), float(every.max())
         sample = self.sample_vectors @ vector
-        mine = np.array([float(self.state.vector_at(int(p)) @ vector) for p in positions], dtype=np.float32)
+        mine = (self.state.vectors_at([int(p) for p in positions]) @ vector).astype(np.float32) if len(positions) \
+            else np.zeros(0, np.float32)
         best = float(max(sample.max(), mine.max() if len(mine) else -1.0))
         return mine, float(sample.mean()), float(sample.std() + 1e-6), best
 
@@ -427,9 +428,11 @@ def features(table: PassageTable, mq: MatchQuery, positions: np.ndarray | None =
     def counts_of(term: str) -> np.ndarray:
         if whole:
             return table.occurrences(term)[positions]
-        idx, counts = table.sparse_occurrences(term)
-        at = dict(zip(idx.tolist(), counts.tolist()))
-        return np.array([at.get(int(p), 0) for p in positions], dtype=np.int32)
+        idx, counts = table.sparse_occurrences(term)  # idx ascending: look the positions up in it
+        if not len(idx):
+            return np.zeros(n, dtype=np.int32)
+        at = np.minimum(np.searchsorted(idx, positions), len(idx) - 1)
+        return np.where(idx[at] == positions, counts[at], 0).astype(np.int32)
 
     weights = {t: table.idf(t) for t in mq.terms}
     total = sum(weights.values()) or 1.0

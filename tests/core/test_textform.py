@@ -29,3 +29,13 @@ def test_token_spans_index_the_original_traditional_text():
 def test_script_detection(seed_text):
     assert script_of(seed_text("gz_gov_2018_trad")) == "traditional"
     assert script_of(seed_text("gz_ict_2019")) == "simplified"
+
+
+def test_token_spans_of_wanted_words_cut_only_their_clauses_and_find_the_same_tokens(seed_text):
+    text = seed_text("gz_gov_2018_trad")[:3000] + "。Ａ股和B股、法。"
+    every = token_spans(text)
+    singles = {tok for tok, _, _ in every if len(tok) == 1}
+    assert len(singles) > 5
+    for wanted in (set(sorted(singles)[:3]), {"法", "a", "b"}, {"不在文中的字"}):
+        assert [t for t in token_spans(text, wanted) if t[0] in wanted] == [t for t in every if t[0] in wanted]
+    assert token_spans(text, {"法"}) != every  # other clauses were not cut

@@ -127,6 +127,21 @@ def test_features_of_a_subset_equal_those_of_every_passage(hash_engine):
     assert np.allclose(every[[0, 3, 5]], some)
 
 
+def test_a_table_without_every_vector_reads_the_cosines_it_needs(hash_engine, monkeypatch):
+    import search.match as match
+
+    state = hash_engine._state
+    q = hash_engine._query_vector("法律顾问")
+    full = match.PassageTable(state)
+    monkeypatch.setattr(match, "FULL_VECTORS_MAX", 10)  # as over a million passages: a sample, and reads
+    sampled = match.PassageTable(state)
+    assert full.vectors is not None and sampled.vectors is None
+    positions = np.array([7, 0, 3, 3, len(state.doc_of_pos) - 1])
+    mine, *_ = sampled.cosines(q, positions)
+    assert np.allclose(mine, full.cosines(q, positions)[0], atol=1e-6)
+    assert sampled.cosines(q, np.array([], dtype=np.int64))[0].shape == (0,)
+
+
 def test_atlas_has_one_cell_per_measure_and_column(hash_engine):
     result = compute_atlas(hash_engine, ["法律顾问", "天气预报火锅", "农民工|进城务工人员"], by="document",
                            evidence=2).to_json()

@@ -4,6 +4,7 @@ query-time scoring over segments' postings with the whole version's statistics."
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -48,14 +49,53 @@ class LexicalIndex:
         return [(pos, float(scores[pos])) for pos in ranked_positive(scores, n)]
 
 
-def ranked_positive(scores: np.ndarray, n: int) -> list[int]:
-    """Indices of the n largest positive scores, in descending order."""
-    positive = int((scores > 0).sum())
-    n = min(n, positive)
-    if n <= 0:
+def ranked_positive(scores: np.ndarray, n: int, hints: list[np.ndarray] = ()) -> list[int]:
+    """Indices of the n largest positive scores, in descending order (ties in index order).
+
+    `hints`: index arrays likely to hold high scores (the rarest query token's passages first). The n-th
+    best score among n of them is a lower bound of the n-th best overall, so only the scores at or above it
+    are sorted, not the whole array (a partition of a million scores took ~3 ms a query)."""
+    if n <= 0 or not len(scores):
         return []
-    part = np.argpartition(-scores, n - 1)[:n]
-    return [int(i) for i in part[np.argsort(-scores[part], kind="stable")]]
+    floor = 0.0
+    if hints:
+        some, count = [], 0
+        for h in hints:
+            some.append(h)
+            count += len(h)
+            if count >= 4 * n:
+                break
+        some = np.unique(np.concatenate(some))
+        values = scores[some]
+        values = values[values > 0]
+        if len(values) >= n:
+            floor = float(np.partition(values, len(values) - n)[len(values) - n])
+    candidates = np.flatnonzero(scores >= floor) if floor > 0 else np.flatnonzero(scores > 0)
+    if len(candidates) > n:
+        keep = np.argpartition(-scores[candidates], n - 1)[:n]
+        cut = scores[candidates[keep]].min()  # every tie of the n-th score stays, then index order decides
+        candidates = candidates[scores[candidates] >= cut]
+    order = np.lexsort((candidates, -scores[candidates]))[:n]
+    return [int(i) for i in candidates[order]]
+
+
+@dataclass
+class Column:
+    """One segment's part of a token's postings: live passages' global positions, their tf, and their local
+    positions (where the length norms are read)."""
+
+    positions: np.ndarray
+    tf: np.ndarray
+    local: np.ndarray
+    segment: int
+
+
+def run_offset(l2g: np.ndarray) -> int | None:
+    """g when a segment's local positions map to g, g+1, … with none tombstoned; else None."""
+    if len(l2g) == 0 or l2g[0] < 0:
+        return None
+    expected = np.arange(int(l2g[0]), int(l2g[0]) + len(l2g), dtype=np.int64)
+    return int(l2g[0]) if np.array_equal(l2g, expected) else None
 
 
 # bm25s' defaults as publish built it before segments (BM25() with method "lucene"): the parity test holds
@@ -66,7 +106,13 @@ BM25_B = 0.75
 
 class SegmentedLexical:
     """BM25 (Lucene variant, as bm25s scores it) over several segments' postings, with the statistics of the
-    live passages of all of them: results equal those of one bm25s index built from the live passages."""
+    live passages of all of them: results equal those of one bm25s index built from the live passages.
+
+    Per version it keeps each segment's length normalization k1·(1 − b + b·|d|/avgdl) as float32 (4 bytes a
+    passage), and notes the segments whose local positions map to one run of global ones, which then need
+    no gather through the map (a fresh build is one such segment). With float32 arithmetic in place and
+    int32 indices read as they are, BM25's top 200 at a million passages went from ~13 to ~3 ms a query
+    (docs/benchmarks.md, "The query path at a million passages, profiled")."""
 
     def __init__(self, postings: list, local_to_global: list[np.ndarray], size: int) -> None:
         self.postings, self.l2g, self.size = postings, local_to_global, size
@@ -74,41 +120,67 @@ class SegmentedLexical:
         for p, l2g in zip(postings, local_to_global):
             total_length += int(np.asarray(p.lengths, dtype=np.int64)[l2g >= 0].sum()) if p.size else 0
         self.avgdl = total_length / size if size else 0.0
+        self._norms = [
+            (BM25_K1 * ((1 - BM25_B) + BM25_B * np.asarray(p.lengths, dtype=np.float64) / self.avgdl)).astype(np.float32)
+            if p.size and self.avgdl else np.zeros(p.size, np.float32)
+            for p in postings
+        ]
+        self._offsets = [run_offset(l2g) for l2g in local_to_global]
 
-    def _columns(self, token: str) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """(global positions, tf, passage lengths) of a token's live passages in every segment."""
+    def _columns(self, token: str) -> list[Column]:
+        """A token's live passages in every segment: global positions, tf and where to read their norms."""
         out = []
-        for p, l2g in zip(self.postings, self.l2g):
+        for s, (p, l2g, offset) in enumerate(zip(self.postings, self.l2g, self._offsets)):
             column = p.column(token)
             if column is None:
                 continue
             local, tf = column
-            positions = l2g[local]
+            if offset is not None:  # one run of global positions, nothing tombstoned
+                out.append(Column(local + offset if offset else local, tf, local, s))
+                continue
+            positions = np.take(l2g, local)
             live = positions >= 0
-            if live.any():
-                out.append((positions[live], tf[live], np.asarray(p.lengths)[local[live]]))
+            if live.all():
+                out.append(Column(positions, tf, local, s))
+            elif live.any():
+                out.append(Column(positions[live], tf[live], local[live], s))
         return out
+
+    def _terms(self, tokens: list[str]) -> list[tuple[np.float32, list[Column]]]:
+        """(idf, columns) of each known query token, highest idf first (ties in query order); a repeated
+        token counts again, as in bm25s."""
+        terms = []
+        for token in tokens:
+            columns = self._columns(token)
+            df = sum(len(c.positions) for c in columns)
+            if df:
+                terms.append((np.float32(math.log(1 + (self.size - df + 0.5) / (df + 0.5))), columns))
+        terms.sort(key=lambda t: -t[0])
+        return terms
+
+    def _scored(self, tokens: list[str]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """(BM25 score of each live passage, the positions of each column added, rarest token first)."""
+        out = np.zeros(self.size, np.float32)
+        touched: list[np.ndarray] = []
+        for idf, columns in self._terms(tokens) if self.size else []:
+            for column in columns:  # idf · tf / (tf + k1·(1 − b + b·|d|/avgdl)), float32, in place
+                impact = np.take(self._norms[column.segment], column.local)
+                impact += column.tf
+                np.divide(column.tf, impact, out=impact)
+                impact *= idf
+                # a passage appears once per column, so this is out[positions] += impact; take and add.at
+                # read int32 indices as they are (fancy indexing converts them first: ~2x the time at 1M)
+                np.add.at(out, column.positions, impact)
+                touched.append(column.positions)
+        return out, touched
 
     def scores(self, tokens: list[str]) -> np.ndarray:
         """BM25 score of each live passage (a repeated query token counts again, as in bm25s)."""
-        out = np.zeros(self.size, np.float32)
-        if not self.size:
-            return out
-        for token in tokens:
-            columns = self._columns(token)
-            df = sum(len(c[0]) for c in columns)
-            if df == 0:
-                continue
-            idf = np.float32(math.log(1 + (self.size - df + 0.5) / (df + 0.5)))
-            for positions, tf, lengths in columns:
-                tf = tf.astype(np.float32)
-                tfc = tf / (BM25_K1 * ((1 - BM25_B) + BM25_B * lengths / self.avgdl) + tf)
-                out[positions] += (idf * tfc).astype(np.float32)  # a passage appears once per column
-        return out
+        return self._scored(tokens)[0]
 
     def doc_freq(self, token: str) -> int:
         """In how many live passages a token occurs."""
-        return sum(len(c[0]) for c in self._columns(token))
+        return sum(len(c.positions) for c in self._columns(token))
 
     def vocabulary(self) -> list[str]:
         """Every token of a live passage."""
@@ -126,7 +198,7 @@ class SegmentedLexical:
 
     def top(self, tokens: list[str], n: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
         """(position, score) of the n best-scoring passages with a positive score, best first."""
-        scores = self.scores(tokens)
+        scores, touched = self._scored(tokens)
         if allowed is not None:
-            scores = np.where(allowed, scores, 0.0)
-        return [(pos, float(scores[pos])) for pos in ranked_positive(scores, n)]
+            scores = np.where(allowed, scores, np.float32(0))
+        return [(pos, float(scores[pos])) for pos in ranked_positive(scores, n, touched)]
