@@ -194,30 +194,6 @@ def test_stored_vectors_are_read_not_mapped(tmp_path, monkeypatch):
         DenseIndex(tmp_path)
 
 
-def test_rows_read_again_come_from_the_recent_rows_not_the_file(tmp_path, monkeypatch):
-    """A search re-ranks its dense candidates and its match levels read most of them again: the second read
-    is the same rows without a pread, the cache stays bounded, and a filtered search's thousands of rows
-    are read past it."""
-    import core.storage.embedded.stored_vectors as sv
-
-    monkeypatch.setattr(store, "EXACT_MAX", 5000)
-    monkeypatch.setattr(sv, "RECENT_ROWS", 64)
-    vectors, _ = near_duplicates(8000)
-    stored = written(tmp_path, vectors).stored
-    reads = []
-    real = sv.os.preadv
-    monkeypatch.setattr(sv.os, "preadv", lambda *a: reads.append(a) or real(*a))
-    first = stored.rows(np.array([10, 500, 11, 7000]))
-    n = len(reads)
-    again = stored.rows(np.array([7000, 11, 10, 500, 10]))
-    assert len(reads) == n and np.array_equal(again, first[[3, 2, 0, 1, 0]])
-    for start in range(0, 400, 8):
-        stored.rows(np.arange(start, start + 8) * 13)
-    assert len(stored._recent) <= 64
-    stored.rows(np.arange(0, 2000))  # over a quarter of the cache: read, not kept
-    assert len(stored._recent) <= 64 and 1999 not in stored._recent
-
-
 def test_fp16_ivf_written_before_sq8_is_searched_as_before(tmp_path, monkeypatch):
     """An IVF-fp16 index without vectors.npy or `rerank` (as main wrote them) opens with a direct map and is
     searched, filtered and read back by its cells, as before."""

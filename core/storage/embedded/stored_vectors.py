@@ -8,15 +8,12 @@ process's RSS. Rows read with pread stay in the page cache, which the kernel sha
 from __future__ import annotations
 
 import os
-import threading
-from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
 
 FILE = "vectors.npy"
 DTYPE = np.float16  # 2 bytes a dimension: re-ranked scores within ~1e-3 of float32's, half the disk
-RECENT_ROWS = 2048  # rows kept from the last reads (1.5 KB each as float32): about four searches' worth
 
 
 def write_vectors(folder: Path, vectors: np.ndarray) -> None:
@@ -38,38 +35,13 @@ class StoredVectors:
         self.path, self.shape, self.dtype = path, (int(shape[0]), int(shape[1])), np.dtype(dtype)
         self.row_bytes = self.shape[1] * self.dtype.itemsize
         self._fd = os.open(path, os.O_RDONLY)
-        self._recent: OrderedDict[int, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return self.shape[0]
 
     def rows(self, positions) -> np.ndarray:
-        """float32 rows at these local positions, in the order given; the rows of the last few reads come from
-        a small cache (a search re-ranks its dense candidates, then its match levels read most of them again),
-        the others from the file, where runs of consecutive rows are one read."""
+        """float32 rows at these local positions, in the order given; runs of consecutive rows are one read."""
         positions = np.asarray(positions, dtype=np.int64).reshape(-1)
-        if len(positions) > RECENT_ROWS // 4:  # a filtered exact search's thousands of rows: not kept
-            return self._read(positions)
-        out = np.empty((len(positions), self.shape[1]), np.float32)
-        with self._lock:
-            cached = [self._recent.get(p) for p in positions.tolist()]
-        found = [i for i, row in enumerate(cached) if row is not None]
-        missing = np.array([i for i, row in enumerate(cached) if row is None], dtype=np.int64)
-        if found:
-            out[found] = np.stack([cached[i] for i in found])
-        if len(missing):
-            read = self._read(positions[missing])
-            out[missing] = read
-            with self._lock:
-                for p, row in zip(positions[missing].tolist(), read):
-                    self._recent[p] = row.copy()  # a view would keep its whole read alive
-                while len(self._recent) > RECENT_ROWS:
-                    self._recent.popitem(last=False)
-        return out
-
-    def _read(self, positions: np.ndarray) -> np.ndarray:
-        """float32 rows at these local positions from the file, in the order given."""
         order = np.argsort(positions, kind="stable")
         ordered = positions[order]
         raw = np.empty((len(positions), self.shape[1]), self.dtype)
