@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from functools import lru_cache
 from typing import Iterable
 
 from core.filters import LIST_FIELDS, UNKNOWN, Filters
@@ -14,10 +15,11 @@ __all__ = ["FACET_FIELDS", "LIST_FIELDS", "UNKNOWN", "Filters", "facet_counts", 
 PROVINCE = re.compile(r"^(.+?(?:省|自治区|特别行政区))(.+)$")
 
 
-def region_levels(region: str) -> list[str]:
+@lru_cache(maxsize=4096)
+def region_levels(region: str) -> tuple[str, ...]:
     """The facet values a region counts for: its province, then the province with its city."""
     m = PROVINCE.match(region or "")
-    return [m.group(1), region] if m else ([region] if region else [])
+    return (m.group(1), region) if m else ((region,) if region else ())
 
 
 def facet_counts(docs: Iterable[DocumentRecord], filters: Filters) -> dict[str, list[dict]]:
