@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -24,6 +26,33 @@ def copy_seeds(folder: Path, *keys: str) -> Path:
     for key in keys:
         shutil.copy(DATA / SEEDS[key], folder)
     return folder
+
+
+@contextmanager
+def threaded_server(app, threads: int = 4):
+    """The app on waitress in a thread of this process, on a free port of 127.0.0.1; yields the port.
+
+    Closing the server from this thread closes sockets its loop may be polling that moment; the loop's
+    select() then fails with EBADF, which is the stop, not an error (pytest used to warn of it)."""
+    import waitress.server
+
+    srv = waitress.server.create_server(app, host="127.0.0.1", port=0, threads=threads)
+    stopping = threading.Event()
+
+    def run() -> None:
+        try:
+            srv.run()
+        except OSError:
+            if not stopping.is_set():
+                raise
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield srv.effective_port
+    finally:
+        stopping.set()
+        srv.close()
 
 
 @pytest.fixture(scope="session")

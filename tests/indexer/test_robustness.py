@@ -20,7 +20,7 @@ from indexer.sources import RawDocument, SourceError, read_file
 from core.storage.embedded.store import current_version_dir
 from indexer.structure import parse_passages
 from search.engine import SearchEngine
-from tests.conftest import DATA, ROOT, SEEDS, copy_seeds
+from tests.conftest import DATA, ROOT, SEEDS, copy_seeds, threaded_server
 from tests.fakes import HashEncoder
 
 INDEXER_SCRIPT = textwrap.dedent("""
@@ -84,18 +84,20 @@ def test_kill_9_leaves_the_last_complete_index_searchable(tmp_path, when, slow_p
 
 
 def test_server_keeps_answering_while_reindexing_and_switches(tmp_path):
-    import waitress.server
-
     from web import create_app
 
     corpus = copy_seeds(tmp_path / "corpus", "gz_ict_2019")
     enc = HashEncoder()
     index_paths([corpus], tmp_path / "idx", encoder=enc)
     app = create_app(engine=SearchEngine(tmp_path / "idx", encoder=enc), testing=True)
-    server = waitress.server.create_server(app, host="127.0.0.1", port=0, threads=4)
-    port = server.effective_port
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
+    with threaded_server(app) as port:
+        statuses, health = serve_while_reindexing(port, corpus, tmp_path / "idx", enc)
+    assert statuses and all(s == 200 for s in statuses), [s for s in statuses if s != 200][:3]
+    assert health["documents"] == 3 and health["version"] == current_version_dir(tmp_path / "idx").name
+
+
+def serve_while_reindexing(port: int, corpus, index, enc) -> tuple[list, dict]:
+    """Three clients search while two seeds are added and indexed; (their statuses, health after)."""
     statuses, stop = [], threading.Event()
 
     def hammer():
@@ -113,17 +115,14 @@ def test_server_keeps_answering_while_reindexing_and_switches(tmp_path):
     try:
         for name in ("jm_ict_2024", "gz_gov_2018_trad"):
             shutil.copy(DATA / SEEDS[name], corpus)
-            index_paths([corpus], tmp_path / "idx", encoder=enc)
+            index_paths([corpus], index, encoder=enc)
         time.sleep(0.3)
     finally:
         stop.set()
         for c in clients:
             c.join(timeout=30)
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=10) as response:
-        health = json.load(response)
-    server.close()
-    assert statuses and all(s == 200 for s in statuses), [s for s in statuses if s != 200][:3]
-    assert health["documents"] == 3 and health["version"] == current_version_dir(tmp_path / "idx").name
+        return statuses, json.load(response)
 
 
 CHUNKS = st.sampled_from([

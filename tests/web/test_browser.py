@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, SEEDS
+from tests.conftest import ROOT, SEEDS, threaded_server
 from tests.exports import read_csv_export
 from web.api import COMPARE_COLUMNS
 
@@ -23,16 +22,10 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 @pytest.fixture(scope="module")
 def server(engine):
     """The real app on waitress, on a free port of 127.0.0.1."""
-    import waitress.server
-
     from web import create_app
 
-    app = create_app(engine=engine)
-    srv = waitress.server.create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.effective_port}"
-    srv.close()
+    with threaded_server(create_app(engine=engine)) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture(scope="module")
