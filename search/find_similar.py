@@ -275,11 +275,6 @@ def second_stage_candidates(state, source: Source, stage: FirstStage, config: Si
                             stage.tokens, source_place(state, source))
 
 
-def place(state, record) -> float:
-    """A passage's relative place in its document: 0 for the first, 1 for the last."""
-    return place_of(state, record.doc_id, record.ordinal)
-
-
 def place_of(state, doc_id: str, ordinal: int) -> float:
     """The relative place of a document's passage number `ordinal`: 0 for the first, 1 for the last."""
     doc = state.documents.get(doc_id)
@@ -291,7 +286,8 @@ def source_place(state, source: Source) -> float | None:
     if not source.excluded or source.origin_doc is None:
         return None
     first = min(source.excluded)
-    return place(state, state.passage_at(first))
+    record = state.passage_at(first)
+    return place_of(state, record.doc_id, record.ordinal)
 
 
 def similar_ranked(

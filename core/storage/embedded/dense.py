@@ -8,12 +8,11 @@ indexes keep no direct map. Older segments (fp16 or float32 cells, no vectors.np
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
-from .store import read_dense_index
+from .store import dense_info, read_dense_index
 from .stored_vectors import FILE, StoredVectors
 
 FILTERED_EXACT_MAX = 20_000  # a filter admitting at most this many passages is searched exactly
@@ -106,11 +105,3 @@ class DenseIndex:
         scores = vectors @ query
         best = np.argsort(-scores, kind="stable")[:n]
         return [(int(admitted[i]), float(scores[i])) for i in best]
-
-
-def dense_info(folder: Path) -> dict:
-    """What a segment's (or old-format version's) manifest says of its dense index ({} when it says nothing)."""
-    try:
-        return json.loads((folder / "manifest.json").read_text(encoding="utf-8")).get("dense", {}) or {}
-    except FileNotFoundError:
-        return {}

@@ -290,6 +290,14 @@ def write_dense(folder: Path, index, info: dict, vectors: np.ndarray) -> None:
         write_vectors(folder, vectors)
 
 
+def dense_info(folder: Path) -> dict:
+    """What a segment's (or old-format version's) manifest says of its dense index ({} when it says nothing)."""
+    try:
+        return json.loads((folder / "manifest.json").read_text(encoding="utf-8")).get("dense", {}) or {}
+    except FileNotFoundError:
+        return {}
+
+
 def read_dense_index(folder: Path):
     """A segment's FAISS index, ready for search. IVF cells without vectors.npy (written before SQ8) get a
     direct map, so vectors are read back from them by position (8 bytes a passage); with it, from the file."""
@@ -297,7 +305,7 @@ def read_dense_index(folder: Path):
 
     index = faiss.read_index(str(folder / "dense.faiss"))
     if isinstance(index, faiss.IndexIVF):
-        dense = json.loads((folder / "manifest.json").read_text(encoding="utf-8")).get("dense", {})
+        dense = dense_info(folder)
         if not dense.get("rerank"):
             index.make_direct_map()
         index.nprobe = int(dense.get("nprobe", IVF_NPROBE))
