@@ -2,7 +2,9 @@
 
 import pytest
 
+from indexer.metadata import extract_metadata
 from indexer.pipeline import build_document
+from indexer.regions import leading_region
 from indexer.sources import read_file
 from tests.conftest import DATA, SEEDS
 
@@ -44,3 +46,38 @@ def test_jsonl_meta_fields_are_used(tmp_path):
     doc, passages = build_document(raw)
     assert (doc.title, doc.issuing_body, doc.year, doc.doc_type) == ("某办法", "某市人民政府", "2021", "法规")
     assert [p.heading_path for p in passages] == [["第一条"], ["第二条"]]
+
+
+@pytest.mark.parametrize("name, region", [
+    ("广州市工业和信息化局", "广东省广州市"),
+    ("广东省工业和信息化厅", "广东省"),
+    ("广东省广州市司法局", "广东省广州市"),
+    ("上海市第十五届人民代表大会常务委员会", "上海市"),
+    ("南澳县人民政府", "广东省汕头市"),  # a county counts for its prefecture
+    ("国家市场监督管理总局", ""),  # 国家 is no region (the old pattern read 国家市)
+    ("直辖市人民政府", ""),
+    ("朝阳区人民政府", ""),  # two cities have a 朝阳区: not a guess
+])
+def test_leading_region_reads_the_gazetteer(name, region):
+    assert leading_region(name) == region
+
+
+@pytest.mark.parametrize("title, text, body, region", [
+    # an enacting congress names the body, and the gazetteer its province
+    ("淄博市土地监察条例", "淄博市土地监察条例\n\n2000年8月25日 淄博市第十一届人民代表大会常务委员会第十八次会议通过\n\n"
+     "第一条 为了加强土地监察工作，根据有关法律、法规，结合本市实际，制定本条例。", "淄博市第十一届人民代表大会常务委员会", "山东省淄博市"),
+    # an article's organs are not the issuer
+    ("殡葬管理条例", "殡葬管理条例\n\n第一条 为了加强殡葬管理，制定本条例。\n\n第二条 县级以上地方人民政府民政部门负责本行政区域内的殡葬管理工作。",
+     "", ""),
+    # a law about an organ was not issued by it
+    ("交通部臺灣鐵路管理局組織條例", "交通部臺灣鐵路管理局組織條例\n\n第 1 條 交通部為辦理鐵路運輸業務，特設臺灣鐵路管理局。", "", ""),
+    # 总体布局 ends like 局 but is no body
+    ("2018年国务院政府工作报告", "2018年国务院政府工作报告\n\n各位代表：\n\n统筹推进“五位一体”总体布局，协调推进“四个全面”战略布局，各项工作取得新成效。",
+     "", ""),
+    # a signature line names the body
+    ("2021年法治政府建设情况报告", "2021年法治政府建设情况报告\n\n一、主要举措\n我局聘请律师担任法律顾问。\n\n佛山市司法局\n2022年1月10日",
+     "佛山市司法局", "广东省佛山市"),
+])
+def test_issuing_body_is_read_only_where_a_name_stands_alone(title, text, body, region):
+    meta = extract_metadata(text, title)
+    assert (meta.issuing_body, meta.region) == (body, region)
