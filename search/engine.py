@@ -254,9 +254,10 @@ class SearchEngine:
     def _fused(
         self, state: IndexReader, tokens: list[str], vector: np.ndarray | None, mode: str, filters: Filters,
         exclude_doc: str | None, per_doc: int | None = None,
-    ) -> tuple[list[tuple[int, float]], dict[int, int], dict[int, int], Callable[[int], dict]]:
-        """Fused (position, score) list, each retriever's rank of every position it returned, and how a
-        position's fused score came about (for explain).
+    ) -> tuple[list[tuple[int, float]], dict[int, int], dict[int, int], Callable[[int], dict], dict[int, float]]:
+        """Fused (position, score) list, each retriever's rank of every position it returned, how a
+        position's fused score came about (for explain), and the dense retriever's cosines (the match levels
+        read them instead of the vectors).
 
         Dense-only search with a per-document limit lets the backend group (Milvus: group_by_field); with
         fusion the grouping must follow it, so it happens in `_ranked` for both backends.
@@ -268,6 +269,7 @@ class SearchEngine:
             bm25_z, dense_z = z_scores(scored), z_scores(near)  # once: the fusion and explain both read them
             fused = weighted_sum([bm25_z, dense_z], weights)
             lexical, dense = [p for p, _ in scored], [p for p, _ in near]
+            cosines = dict(near)
             floors = (min(bm25_z.values(), default=0.0), min(dense_z.values(), default=0.0))
 
             def how(pos: int) -> dict:
@@ -278,11 +280,11 @@ class SearchEngine:
                 lexical, dense = state.lexical_top(tokens, CANDIDATES, filters, exclude_doc), []
             else:
                 lexical, dense = [], state.dense_top(vector, CANDIDATES, filters, exclude_doc, per_doc)
-            fused = reciprocal_rank_fusion([lexical or dense])
+            fused, cosines = reciprocal_rank_fusion([lexical or dense]), {}
 
             def how(pos: int) -> dict:
                 return {"fusion": "rank", "rrf_k": RRF_K}
-        return fused, {p: r for r, p in enumerate(lexical, 1)}, {p: r for r, p in enumerate(dense, 1)}, how
+        return fused, {p: r for r, p in enumerate(lexical, 1)}, {p: r for r, p in enumerate(dense, 1)}, how, cosines
 
     def _ranked(
         self, state: IndexReader, tokens: list[str], vector: np.ndarray | None, k: int, per_doc: int | None,
@@ -294,31 +296,35 @@ class SearchEngine:
         filters = filters or Filters()
         per_group = per_doc if group_of is None else None  # backends group by document only
         levels: dict[int, tuple[str | None, float]] = {}
+        cosines: dict[int, float] = {}  # the dense retriever's scores: the match levels need not read those vectors
         cut = mq is not None and min_match != "any"
 
         def matched(ranked):  # with a cut: only passages of that level, in fused order
             if not cut:
                 return ranked
             head = ranked[:MATCH_CANDIDATES]
-            levels.update(matching.passage_levels(state, mq, [p for p, _ in head if p not in levels]))
+            levels.update(matching.passage_levels(
+                state, mq, [p for p, _ in head if p not in levels], known_cosines=cosines))
             kept = [(p, s) for p, s in head if matching.admits(levels[p][0], min_match)]
             if not STRONG_FIRST:
                 return kept
             return sorted(kept, key=lambda ps: (levels[ps[0]][0] != "strong", -ps[1], ps[0]))
 
-        fused, lex_rank, dense_rank, how = self._fused(state, tokens, vector, mode, Filters(), exclude_doc, per_group)
+        fused, lex_rank, dense_rank, how, found = self._fused(state, tokens, vector, mode, Filters(), exclude_doc, per_group)
+        cosines.update(found)
         fused = matched(fused)
         facet_docs = {state.doc_of_pos[pos] for pos, _ in fused[:FACET_CANDIDATES]}
         facets = facet_counts((state.documents[d] for d in facet_docs), filters)
         if filters.active:
-            fused, lex_rank, dense_rank, how = self._fused(state, tokens, vector, mode, filters, exclude_doc, per_group)
+            fused, lex_rank, dense_rank, how, found = self._fused(state, tokens, vector, mode, filters, exclude_doc, per_group)
+            cosines.update(found)
             fused = matched(fused)
         ranked = limit_per_group(fused, group_of or (lambda pos: state.doc_of_pos[pos]), per_doc, len(fused) or 1)
         if sort != "relevance":
             ranked = sorted_by(state, ranked, sort)
         chosen = ranked[offset : offset + k]
         if mq is not None and not cut:
-            levels.update(matching.passage_levels(state, mq, [p for p, _ in chosen]))
+            levels.update(matching.passage_levels(state, mq, [p for p, _ in chosen], known_cosines=cosines))
         records = state.passages_at([pos for pos, _ in chosen])
         marks = tokens if mq is None or shared_marks else mq.highlight_terms + tokens
         hits = [

@@ -339,15 +339,23 @@ class PassageTable:
         df = self.df(term)
         return math.log(1.0 + (self.size - df + 0.5) / (df + 0.5))
 
-    def cosines(self, vector: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, float, float, float]:
-        """(cosine of each position, the query's mean, spread and best cosine over the index)."""
+    def cosines(self, vector: np.ndarray, positions: np.ndarray, known: dict[int, float] | None = None
+                ) -> tuple[np.ndarray, float, float, float]:
+        """(cosine of each position, the query's mean, spread and best cosine over the index).
+
+        `known`: cosines the dense retriever already gave for some positions (its scores are the same inner
+        products of the same stored vectors); only the other positions' vectors are read.
+        """
         vector = np.asarray(vector, dtype=np.float32).reshape(-1)
         if self.vectors is not None:
             every = self.vectors @ vector
             return every[positions], float(every.mean()), float(every.std() + 1e-6), float(every.max())
         sample = self.sample_vectors @ vector
-        mine = (self.state.vectors_at([int(p) for p in positions]) @ vector).astype(np.float32) if len(positions) \
-            else np.zeros(0, np.float32)
+        known = known or {}
+        mine = np.array([known.get(int(p), np.nan) for p in positions], dtype=np.float32)
+        missing = np.flatnonzero(np.isnan(mine))
+        if len(missing):  # at 1M a vector read is a pread each: the dense candidates' are not read twice
+            mine[missing] = self.state.vectors_at([int(positions[i]) for i in missing]) @ vector
         best = float(max(sample.max(), mine.max() if len(mine) else -1.0))
         return mine, float(sample.mean()), float(sample.std() + 1e-6), best
 
@@ -415,11 +423,13 @@ def passage_table(state) -> PassageTable:
 
 # -- features and levels ----------------------------------------------------------------------------
 def features(table: PassageTable, mq: MatchQuery, positions: np.ndarray | None = None,
-             dense: tuple[np.ndarray, float, float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+             dense: tuple[np.ndarray, float, float, float] | None = None,
+             known_cosines: dict[int, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(feature matrix over FEATURES, positions) for the given positions (None: every passage).
 
     `dense`: the query's cosines at `positions` with its mean, spread and best over the index, when the
-    caller computed them for several queries at once.
+    caller computed them for several queries at once. `known_cosines`: the dense retriever's scores of some
+    positions (see PassageTable.cosines).
     """
     positions = np.arange(table.size) if positions is None else np.asarray(positions, dtype=np.int64)
     n = len(positions)
@@ -481,7 +491,7 @@ def features(table: PassageTable, mq: MatchQuery, positions: np.ndarray | None =
     if dense is not None:
         cos, mu, sd, best = dense
     elif mq.vector is not None:
-        cos, mu, sd, best = table.cosines(mq.vector, positions)
+        cos, mu, sd, best = table.cosines(mq.vector, positions, known_cosines)
     else:
         cos, mu, sd, best = np.zeros(n, np.float32), 0.0, 1.0, 0.0
     z = (cos - mu) / sd
@@ -582,13 +592,15 @@ def check_min_match(min_match: str) -> str:
     return min_match
 
 
-def passage_levels(state, mq: MatchQuery, positions: Sequence[int], model: MatchModel | None = None
-                   ) -> dict[int, tuple[str | None, float]]:
-    """{position: (level, probability)} for some passages of an index version."""
+def passage_levels(state, mq: MatchQuery, positions: Sequence[int], model: MatchModel | None = None,
+                   known_cosines: dict[int, float] | None = None) -> dict[int, tuple[str | None, float]]:
+    """{position: (level, probability)} for some passages of an index version (`known_cosines`: the dense
+    retriever's scores, which need no vector read)."""
     model = model or default_model()
     if not len(positions):
         return {}
-    X, pos = features(passage_table(state), mq, np.asarray(list(positions), dtype=np.int64))
+    X, pos = features(passage_table(state), mq, np.asarray(list(positions), dtype=np.int64),
+                      known_cosines=known_cosines)
     p = model.probability(X)
     return {int(q): (model.level(float(v)), float(v)) for q, v in zip(pos, p)}
 

@@ -556,3 +556,19 @@ def test_the_pipeline_publishes_only_what_changed(tmp_path):
             assert [(h.passage_id, h.match, round(h.score, 6)) for h in x.hits] == \
                 [(h.passage_id, h.match, round(h.score, 6)) for h in y.hits]
             assert x.total == y.total
+
+
+def test_kept_bm25_scores_answer_only_the_same_tokens_and_are_not_written_to(tmp_path):
+    """BM25 keeps the last query's scores for the filtered search that follows its facets' run: the next
+    query, a filter, or a caller writing to `scores()` must not see another query's scores."""
+    corpus, idx = base_index(tmp_path)
+    a = current(idx)
+    fresh = lambda: current(idx)  # noqa: E731  (nothing kept)
+    broad = Filters(region=("广东省",))
+    first, second = QUERIES[0], QUERIES[1]
+    assert a.lexical_ranked(first, 10, Filters(), None) == fresh().lexical_ranked(first, 10, Filters(), None)
+    assert a.lexical_ranked(first, 10, broad, None) == fresh().lexical_ranked(first, 10, broad, None)
+    assert a.lexical_ranked(second, 10, Filters(), None) == fresh().lexical_ranked(second, 10, Filters(), None)
+    a.lexical.scores(second)[:] = 1e6  # a caller's copy
+    assert a.lexical_ranked(second, 10, broad, None) == fresh().lexical_ranked(second, 10, broad, None)
+    assert a.lexical_ranked(first, 10, broad, None) == fresh().lexical_ranked(first, 10, broad, None)

@@ -126,6 +126,10 @@ class SegmentedLexical:
             for p in postings
         ]
         self._offsets = [run_offset(l2g) for l2g in local_to_global]
+        # The last query's scores: a filtered search asks for the same tokens twice in a row (once for the
+        # facets, unfiltered, and once filtered), and scoring them is most of BM25's time. One entry, swapped
+        # whole, so concurrent queries at worst miss it.
+        self._last: tuple[tuple[str, ...], tuple[np.ndarray, list[np.ndarray]]] | None = None
 
     def _columns(self, token: str) -> list[Column]:
         """A token's live passages in every segment: global positions, tf and where to read their norms."""
@@ -159,7 +163,17 @@ class SegmentedLexical:
         return terms
 
     def _scored(self, tokens: list[str]) -> tuple[np.ndarray, list[np.ndarray]]:
-        """(BM25 score of each live passage, the positions of each column added, rarest token first)."""
+        """(BM25 score of each live passage, the positions of each column added, rarest token first); callers
+        must not write to them (the last result is kept for the next call with the same tokens)."""
+        key, last = tuple(tokens), self._last
+        if last is not None and last[0] == key:
+            return last[1]
+        result = self._computed(tokens)
+        self._last = (key, result)
+        return result
+
+    def _computed(self, tokens: list[str]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """_scored's result, computed afresh."""
         out = np.zeros(self.size, np.float32)
         touched: list[np.ndarray] = []
         for idf, columns in self._terms(tokens) if self.size else []:
@@ -176,7 +190,7 @@ class SegmentedLexical:
 
     def scores(self, tokens: list[str]) -> np.ndarray:
         """BM25 score of each live passage (a repeated query token counts again, as in bm25s)."""
-        return self._scored(tokens)[0]
+        return self._scored(tokens)[0].copy()
 
     def doc_freq(self, token: str) -> int:
         """In how many live passages a token occurs."""
