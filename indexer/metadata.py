@@ -20,7 +20,7 @@ BODY = re.compile(
 # signature). Searched anywhere in the first 600 characters, the pattern took 总体布局 or 开局 as the body of 44 of
 # the 88 work reports, 县级以上地方人民政府 or 直辖市人民政府 from an article for 289 of 1,500 sampled cn-laws, and
 # 采金融监督管理委员会 or 以原寄邮局 for 229 of 800 tw-laws (whose texts name no issuer): all now unknown, and the
-# bodies still read are the enacting congresses and courts (e.g. 山东省第十二届人民代表大会常务委员会).
+# bodies still read are the enacting congresses and courts (e.g. 山东省人民代表大会常务委员会).
 TITLE_BODY = re.compile(BODY.pattern + r"(?=(?:19|20)\d\d|关于|印发|转发|[（(]|$)")
 ENACTED_BY = re.compile(r"(?:^|(?<=[\s日（(]))" + BODY.pattern
                         + r"(?=第[一二三四五六七八九十百零〇\d]+次|(?:全体)?会议|(?:审议)?通过|公布|发布|印发)", re.M)
@@ -30,6 +30,9 @@ LINE_BODY = re.compile(r"\s*" + BODY.pattern + r"\s*(?:(?:19|20)\d\d\s*年\s*\d{
 NATIONAL = re.compile(r"(?:国家|国务院|中华人民共和国|全国|最高人民|中央|中共|中国|第[一二三四五六七八九十]+届全国|"
                       r"行政院|立法院|司法院|考试院|监察院|[\u4e00-\u9fff]{1,4}部)")
 SENTENCE = re.compile(r"[，,。；;]")
+# A congress's term (第十三届) is not part of the body: 山东省第十二届 and 第十三届人民代表大会常务委员会 are one
+# body to a user choosing a facet, as legal databases list them (制定机关).
+TERM = re.compile(r"第[一二三四五六七八九十百]+届")
 NOT_AN_ORGAN = re.compile(r"(?:布局|开局|格局|大局|时局|全局|结局|僵局|政治局|当局)$")
 GUANGDONG_CITIES = ("广州 深圳 珠海 汕头 佛山 韶关 湛江 肇庆 江门 茂名 惠州 梅州 汕尾 河源 阳江 清远 东莞 中山 潮州 揭阳 "
                     "云浮").split()
@@ -148,7 +151,7 @@ def issuing_body(title: str, head: str, tail: str) -> str:
     found += [LINE_BODY.fullmatch(line) for line in lines + tail.split("\n")[-6:]]
     for m in found:
         if m and names_a_body(m.group(1)):
-            return m.group(1)
+            return TERM.sub("", m.group(1))
     return ""
 
 

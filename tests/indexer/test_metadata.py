@@ -63,9 +63,9 @@ def test_leading_region_reads_the_gazetteer(name, region):
 
 
 @pytest.mark.parametrize("title, text, body, region", [
-    # an enacting congress names the body, and the gazetteer its province
+    # an enacting congress names the body (its term left out), and the gazetteer its province
     ("淄博市土地监察条例", "淄博市土地监察条例\n\n2000年8月25日 淄博市第十一届人民代表大会常务委员会第十八次会议通过\n\n"
-     "第一条 为了加强土地监察工作，根据有关法律、法规，结合本市实际，制定本条例。", "淄博市第十一届人民代表大会常务委员会", "山东省淄博市"),
+     "第一条 为了加强土地监察工作，根据有关法律、法规，结合本市实际，制定本条例。", "淄博市人民代表大会常务委员会", "山东省淄博市"),
     # an article's organs are not the issuer
     ("殡葬管理条例", "殡葬管理条例\n\n第一条 为了加强殡葬管理，制定本条例。\n\n第二条 县级以上地方人民政府民政部门负责本行政区域内的殡葬管理工作。",
      "", ""),
