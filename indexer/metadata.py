@@ -13,7 +13,8 @@ from .structure import heading_level
 TITLE_WORDS = re.compile(r"报告|要点|计划|方案|意见|办法|条例|规定|通知|决定|细则|规则|法$|纲要|总结|情况")
 BODY = re.compile(
     r"((?:[\u4e00-\u9fff]{2,8}?(?:省|市|县|区|自治区))?[\u4e00-\u9fff]{0,12}?"
-    r"(?:人民政府|工业和信息化局|工业和信息化厅|司法局|司法厅|政务服务数据管理局|[\u4e00-\u9fff]{1,10}(?:局|厅|委员会|办公室)))"
+    r"(?:人民政府|工业和信息化局|工业和信息化厅|司法局|司法厅|政务服务数据管理局|[\u4e00-\u9fff]{1,10}(?:局|厅|委员会|办公室)"
+    r"|国务院|人民代表大会))"
 )
 # Where a body's name is read, and only there: a title that starts with it (广州市工业和信息化局2019年度…,
 # 广州市人民政府关于…), an enactment line (…上海市第十三届人民代表大会常务委员会第三十次会议通过), the opening
@@ -22,7 +23,11 @@ BODY = re.compile(
 # the 88 work reports, 县级以上地方人民政府 or 直辖市人民政府 from an article for 289 of 1,500 sampled cn-laws, and
 # 采金融监督管理委员会 or 以原寄邮局 for 229 of 800 tw-laws (whose texts name no issuer): all now unknown, and the
 # bodies still read are the enacting congresses and courts (e.g. 山东省人民代表大会常务委员会).
-TITLE_BODY = re.compile(BODY.pattern + r"(?=(?:19|20)\d\d|关于|印发|转发|[（(]|$)")
+TITLE_BODY = re.compile(BODY.pattern + r"(?=(?:19|20)\d\d|关于|印发|转发|第[一二三四五六七八九十百\d]+次|[（(]|$)")
+# A report, plan or resolution is written by the body its title starts with (after the year it covers):
+# 2025年中华人民共和国国务院政府工作报告. A law's title names what it governs: 交通部臺灣鐵路管理局組織條例.
+AUTHORED = re.compile(r"(?:报告|要点|计划|总结|方案|决议|意见|通知)$")
+AUTHOR_TITLE = re.compile(r"(?:(?:19|20)\d\d\s*年度?)?" + BODY.pattern)
 ENACTED_BY = re.compile(r"(?:^|(?<=[\s日（(]))" + BODY.pattern
                         + r"(?=第[一二三四五六七八九十百零〇\d]+次|(?:全体)?会议|(?:审议)?通过|公布|发布|印发)", re.M)
 OPENING_BODY = re.compile(r"\s*(?:(?:19|20)\d\d\s*年(?:度|以来)?\s*[，,]?\s*)?" + BODY.pattern)
@@ -143,7 +148,8 @@ def issuing_body(title: str, head: str, tail: str) -> str:
     no such place names one."""
     lines = [line for line in head.split("\n") if line.strip()]
     opening = lines[1:3] if title and lines and lines[0].strip() == title.strip() else lines[:2]  # after a salutation (市政府：)
-    found = [TITLE_BODY.match(title), ENACTED_BY.search(head)]
+    found = [TITLE_BODY.match(title), AUTHOR_TITLE.match(title) if AUTHORED.search(title) else None,
+             ENACTED_BY.search(head)]
     found += [OPENING_BODY.match(line) for line in opening if SENTENCE.search(line)]  # a sentence, not a title line
     found += [LINE_BODY.fullmatch(line) for line in lines + tail.split("\n")[-6:]]
     for m in found:

@@ -71,9 +71,10 @@ def test_leading_region_reads_the_gazetteer(name, region):
      "", ""),
     # a law about an organ was not issued by it
     ("交通部臺灣鐵路管理局組織條例", "交通部臺灣鐵路管理局組織條例\n\n第 1 條 交通部為辦理鐵路運輸業務，特設臺灣鐵路管理局。", "", ""),
-    # 总体布局 ends like 局 but is no body
+    # 总体布局 ends like 局 but is no body; a report's title names its author after the year
     ("2018年国务院政府工作报告", "2018年国务院政府工作报告\n\n各位代表：\n\n统筹推进“五位一体”总体布局，协调推进“四个全面”战略布局，各项工作取得新成效。",
-     "", ""),
+     "国务院", ""),
+    ("2024年法治政府建设工作报告", "2024年法治政府建设工作报告\n\n统筹推进“五位一体”总体布局，协调推进“四个全面”战略布局。", "", ""),
     # no body named, but a bureau's report keeps naming its city (any prefecture of the gazetteer)
     ("2023年法治政府建设情况报告", "2023年法治政府建设情况报告\n\n一、主要举措\n我局推进淄博市行政执法公示。淄博市各区县同步实施，"
      "全年完成淄博市执法检查112次，配合济南市开展联合检查。", "", "山东省淄博市"),
