@@ -34,7 +34,8 @@ OPENING_BODY = re.compile(r"\s*(?:(?:19|20)\d\d\s*年(?:度|以来)?\s*[，,]?\s
 LINE_BODY = re.compile(r"\s*" + BODY.pattern + r"\s*(?:(?:19|20)\d\d\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日)?\s*")
 # A body names who it is: a region the gazetteer knows at its start, or a national organ.
 NATIONAL = re.compile(r"(?:国家|国务院|中华人民共和国|全国|最高人民|中央|中共|中国|第[一二三四五六七八九十]+届全国|"
-                      r"行政院|立法院|司法院|考试院|监察院|[\u4e00-\u9fff]{1,4}部)")
+                      r"行政院|立法院|司法院|考试院|监察院|"
+                      r"(?!干部|全部|内部|外部|局部|本部|总部|支部|有关部|相关部|[东西南北中]部)[\u4e00-\u9fff]{1,9}?部(?!门|分|队))")
 SENTENCE = re.compile(r"[，,。；;]")
 # A congress's term (第十三届) is not part of the body: 山东省第十二届 and 第十三届人民代表大会常务委员会 are one
 # body to a user choosing a facet, as legal databases list them (制定机关).
@@ -147,7 +148,8 @@ def issuing_body(title: str, head: str, tail: str) -> str:
     """The body a document names as its author, read where a name stands on its own (see TITLE_BODY); '' when
     no such place names one."""
     lines = [line for line in head.split("\n") if line.strip()]
-    opening = lines[1:3] if title and lines and lines[0].strip() == title.strip() else lines[:2]  # after a salutation (市政府：)
+    # the opening sentence may follow the title and a salutation (市政府：)
+    opening = lines[1:3] if title and lines and lines[0].strip() == title.strip() else lines[:2]
     found = [TITLE_BODY.match(title), AUTHOR_TITLE.match(title) if AUTHORED.search(title) else None,
              ENACTED_BY.search(head)]
     found += [OPENING_BODY.match(line) for line in opening if SENTENCE.search(line)]  # a sentence, not a title line

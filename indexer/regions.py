@@ -26,6 +26,7 @@ class Gazetteer:
 
 
 def _adcodes_csv() -> Path:
+    """Where cpca's adcodes.csv lies (found without importing cpca)."""
     spec = importlib.util.find_spec("cpca")
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("the cpca package is not installed: pip install cpca (its gazetteer names the regions)")

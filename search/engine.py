@@ -310,13 +310,15 @@ class SearchEngine:
                 return kept
             return sorted(kept, key=lambda ps: (levels[ps[0]][0] != "strong", -ps[1], ps[0]))
 
-        fused, lex_rank, dense_rank, how, found = self._fused(state, tokens, vector, mode, Filters(), exclude_doc, per_group)
+        fused, lex_rank, dense_rank, how, found = self._fused(
+            state, tokens, vector, mode, Filters(), exclude_doc, per_group)
         cosines.update(found)
         fused = matched(fused)
         facet_docs = {state.doc_of_pos[pos] for pos, _ in fused[:FACET_CANDIDATES]}
         facets = facet_counts((state.documents[d] for d in facet_docs), filters)
         if filters.active:
-            fused, lex_rank, dense_rank, how, found = self._fused(state, tokens, vector, mode, filters, exclude_doc, per_group)
+            fused, lex_rank, dense_rank, how, found = self._fused(
+                state, tokens, vector, mode, filters, exclude_doc, per_group)
             cosines.update(found)
             fused = matched(fused)
         ranked = limit_per_group(fused, group_of or (lambda pos: state.doc_of_pos[pos]), per_doc, len(fused) or 1)

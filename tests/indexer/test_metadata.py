@@ -2,7 +2,7 @@
 
 import pytest
 
-from indexer.metadata import extract_metadata
+from indexer.metadata import extract_metadata, names_a_body
 from indexer.pipeline import build_document
 from indexer.regions import leading_region
 from indexer.sources import read_file
@@ -85,3 +85,13 @@ def test_leading_region_reads_the_gazetteer(name, region):
 def test_issuing_body_is_read_only_where_a_name_stands_alone(title, text, body, region):
     meta = extract_metadata(text, title)
     assert (meta.issuing_body, meta.region) == (body, region)
+
+
+@pytest.mark.parametrize("name, is_body", [
+    ("广州市司法局", True), ("第八届全国人民代表大会常务委员会", True), ("交通部公路局", True),
+    ("人力资源和社会保障部办公厅", True), ("最高人民法院审判委员会", True),
+    ("县级以上地方人民政府", False), ("由国家安全局", False), ("总体布局", False), ("本局", False),
+    ("干部管理委员会", False), ("有关部门管理委员会", False), ("市人民政府", False),  # 市 names no city
+])
+def test_a_body_names_who_it_is(name, is_body):
+    assert names_a_body(name) is is_body
