@@ -24,7 +24,7 @@ from .fusion import RRF_K, SEARCH_DENSE_WEIGHT, limit_per_group, reciprocal_rank
 from .find_similar import resolve_source, similar_ranked
 from .highlight import highlight_spans
 from .results import Hit, SearchResult, document_summary, group_by_document
-from . import aliases
+from . import aliases, exclusions
 from . import match as matching
 from .atlas import compare_rows  # with a match cut, compare shows the atlas's verdict per document
 from .rerank import SimilarConfig
@@ -135,14 +135,21 @@ class SearchEngine:
         if sort not in SORTS:
             raise ValueError(f"sort must be one of {', '.join(SORTS)}")
         matching.check_min_match(min_match)
+        typed = (query or "").strip()
+        query, excluded = exclusions.split(typed)
         # BM25 alone needs no embedding, unless a match cut does (its dense features)
         query, tokens, vector = self._prepare(query, encode=mode != "bm25" or min_match != "any")
         mq = self._match_query(query, vector)
         tokens = tokens + [t for t in tokenize_query(" ".join(mq.aliases)) if t not in tokens]
-        return self._ranked(
-            self._state, tokens, vector if mode != "bm25" else None, k, per_doc, query=query, mode=mode,
+        state = self._state
+        banned = exclusions.positions(matching.passage_table(state), excluded) if excluded else None
+        result = self._ranked(
+            state, tokens, vector if mode != "bm25" else None, k, per_doc, query=query, mode=mode,
             filters=filters, explain=explain, mq=mq, min_match=min_match, offset=max(0, int(offset)), sort=sort,
+            banned=banned,
         )
+        result.query, result.excluded = typed, excluded
+        return result
 
     def _match_query(self, query: str, vector: np.ndarray | None) -> "matching.MatchQuery":
         """The query as the match levels see it: words, phrases, quoted phrases, aliases, embedding."""
@@ -290,8 +297,9 @@ class SearchEngine:
         self, state: IndexReader, tokens: list[str], vector: np.ndarray | None, k: int, per_doc: int | None,
         query: str, mode: str = "hybrid", filters: Filters | None = None, exclude_doc: str | None = None,
         shared_marks: bool = False, explain: bool = False, group_of=None, mq=None, min_match: str = "any",
-        offset: int = 0, sort: str = "relevance",
+        offset: int = 0, sort: str = "relevance", banned: np.ndarray | None = None,
     ) -> SearchResult:
+        """One page of hits (see search); `banned`: positions never returned (a query's exclusions)."""
         k = max(1, min(int(k), MAX_K))
         filters = filters or Filters()
         per_group = per_doc if group_of is None else None  # backends group by document only
@@ -313,14 +321,14 @@ class SearchEngine:
         fused, lex_rank, dense_rank, how, found = self._fused(
             state, tokens, vector, mode, Filters(), exclude_doc, per_group)
         cosines.update(found)
-        fused = matched(fused)
+        fused = matched(exclusions.without(fused, banned) if banned is not None else fused)
         facet_docs = {state.doc_of_pos[pos] for pos, _ in fused[:FACET_CANDIDATES]}
         facets = facet_counts((state.documents[d] for d in facet_docs), filters)
         if filters.active:
             fused, lex_rank, dense_rank, how, found = self._fused(
                 state, tokens, vector, mode, filters, exclude_doc, per_group)
             cosines.update(found)
-            fused = matched(fused)
+            fused = matched(exclusions.without(fused, banned) if banned is not None else fused)
         ranked = limit_per_group(fused, group_of or (lambda pos: state.doc_of_pos[pos]), per_doc, len(fused) or 1)
         if sort != "relevance":
             ranked = sorted_by(state, ranked, sort)
@@ -352,6 +360,7 @@ class SearchEngine:
         if by not in COMPARE_BY:
             raise ValueError(f"by must be one of {', '.join(COMPARE_BY)}")
         matching.check_min_match(min_match)
+        exclusions.refuse(query, "compare")
         query, tokens, vector = self._prepare(query)
         state = self._state
         if min_match != "any":

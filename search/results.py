@@ -55,6 +55,7 @@ class SearchResult:
     min_match: str = "any"
     did_you_mean: str | None = None  # a close corpus word when nothing matched
     absent: list[dict] | None = None  # compare: the documents (or bodies) in scope that do not address it
+    excluded: list[str] = field(default_factory=list)  # search: the query's -词 (no hit contains them)
 
     def to_json(self) -> dict:
         """The API's answer shape."""
@@ -62,7 +63,7 @@ class SearchResult:
             "query": self.query, "version": self.version, "count": len(self.hits), "total": self.total,
             "offset": self.offset, "filters": self.filters.to_json(),
             "results": [h.to_json() for h in self.hits], "groups": self.groups, "facets": self.facets,
-            "min_match": self.min_match, "did_you_mean": self.did_you_mean,
+            "min_match": self.min_match, "did_you_mean": self.did_you_mean, "excluded": self.excluded,
         }
         if self.absent is not None:
             data["absent"] = self.absent

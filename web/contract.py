@@ -225,6 +225,8 @@ class SearchResponse(BaseModel):
     results: list[Hit]  # the engine's own dataclass: the document follows the code
     min_match: str = "any"
     did_you_mean: str | None = Field(None, description="a close corpus word when nothing addresses the query")
+    excluded: list[str] = Field(default_factory=list,
+                                description="search: the query's excluded words (-词, -\"短语\"); no result contains them")
     groups: list[GroupModel]
     facets: dict[str, list[FacetValue]]
 

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from core.errors import NotFoundError
 from core.filters import LIST_FIELDS, Filters
 from core.textform import to_simplified, tokenize_query
+from search import exclusions
 from search.engine import MAX_K, SORTS, sort_value
 from search.highlight import highlight_spans
 
@@ -161,7 +162,8 @@ def relevant(hit, words: list[str]) -> bool:
 
 
 def query_words(q: str) -> list[str]:
-    return sorted({w for w in tokenize_query(q) if len(w) >= 2})
+    """The words a passage must mostly hold to count as relevant: the query's, less its exclusions (-词)."""
+    return sorted({w for w in tokenize_query(exclusions.split(q)[0]) if len(w) >= 2})
 
 
 def search_view() -> dict:
@@ -209,7 +211,9 @@ def search_page():
     links = {}
     if q:
         links = {
-            "compare": page_url("pages.compare_page", link_args("page", "by", "per_doc")),
+            # compare judges whole documents, so it takes the topic without the exclusions (-词)
+            "compare": page_url("pages.compare_page", link_args("page", "by", "per_doc", "q")
+                                + [("q", exclusions.split(q)[0])]),
             "csv": page_url("exports.search_export", link_args() + [("format", "csv")]),
             "xlsx": page_url("exports.search_export", link_args() + [("format", "xlsx")]),
             "pager": pager(view["page"], view["pages"]) if view["pages"] > 1 else [],
