@@ -161,9 +161,17 @@ def relevant(hit, words: list[str]) -> bool:
     return bool(words) and sum(w in folded for w in words) >= RELEVANT_SHARE * len(words)
 
 
+def topic(q: str) -> str:
+    """The query less its exclusions (-词): what a page marks and compares ('' when nothing else is left)."""
+    try:
+        return exclusions.split(q)[0]
+    except ValueError:
+        return " ".join(exclusions.EXCLUDED.sub(" ", q).split())
+
+
 def query_words(q: str) -> list[str]:
     """The words a passage must mostly hold to count as relevant: the query's, less its exclusions (-词)."""
-    return sorted({w for w in tokenize_query(exclusions.split(q)[0]) if len(w) >= 2})
+    return sorted({w for w in tokenize_query(topic(q)) if len(w) >= 2})
 
 
 def search_view() -> dict:
@@ -213,7 +221,7 @@ def search_page():
         links = {
             # compare judges whole documents, so it takes the topic without the exclusions (-词)
             "compare": page_url("pages.compare_page", link_args("page", "by", "per_doc", "q")
-                                + [("q", exclusions.split(q)[0])]),
+                                + [("q", topic(q))]),
             "csv": page_url("exports.search_export", link_args() + [("format", "csv")]),
             "xlsx": page_url("exports.search_export", link_args() + [("format", "xlsx")]),
             "pager": pager(view["page"], view["pages"]) if view["pages"] > 1 else [],
@@ -292,7 +300,7 @@ def document_page(doc_id: str):
     except NotFoundError:
         abort(404, f"索引中没有这份文档：{doc_id}")
     q, note = page_query()
-    blocks, marks = _blocks(doc, tokenize_query(q) if q else [])
+    blocks, marks = _blocks(doc, tokenize_query(topic(q)) if q else [])  # never an excluded word
     return render_template(
         "document.html", doc=doc, blocks=blocks, marks=marks, toc=_toc(doc), focus=request.args.get("p"), q=q,
         note=note, plain=url_for("pages.document_page", doc_id=doc_id, p=request.args.get("p") or None),

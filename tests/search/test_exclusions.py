@@ -1,5 +1,7 @@
 """Excluded words (-词, -"短语"): parsing, and that search never returns a passage holding them."""
 
+import re
+
 import pytest
 
 from core.textform import to_simplified
@@ -59,3 +61,12 @@ def test_page_says_what_was_excluded_and_compares_the_topic(client):
     page = client.get("/", query_string={"q": "法律顾问 -律师"}).get_data(as_text=True)
     assert "均不含“律师”" in page
     assert "/compare?" in page and "q=%E6%B3%95%E5%BE%8B%E9%A1%BE%E9%97%AE\"" in page.replace("&amp;", "&")
+
+
+def test_document_view_never_marks_an_excluded_word(client, engine):
+    doc_id = next(h.doc_id for h in engine.search("法律顾问", k=50, per_doc=0).hits if holds(h, "律师"))
+    marked = client.get(f"/documents/{doc_id}", query_string={"q": "法律顾问 -律师"}).get_data(as_text=True)
+    assert re.search(r"<mark[^>]*>法律顾问", marked) and not re.search(r"<mark[^>]*>律[师師]", marked)
+    plain = client.get(f"/documents/{doc_id}", query_string={"q": "法律顾问 律师"}).get_data(as_text=True)
+    assert re.search(r"<mark[^>]*>律[师師]", plain)  # without the minus it is marked
+    assert client.get(f"/documents/{doc_id}", query_string={"q": "-律师"}).status_code == 200
