@@ -15,7 +15,6 @@ import numpy as np
 
 from core.textform import matching_form
 
-from . import exclusions
 from .aliases import split_measure
 from core.filters import Filters
 from .highlight import highlight_spans
@@ -163,8 +162,6 @@ def compute_atlas(engine, measures: list[str], by: str = "document", filters: Fi
     if by not in ATLAS_BY:
         raise ValueError(f"by must be one of {', '.join(ATLAS_BY)}")
     measures = [m.strip() for m in measures if m and m.strip()]
-    for measure in measures:
-        exclusions.refuse(measure, "the atlas")
     if not measures:
         raise ValueError("give at least one measure (m=…)")
     if len(measures) > MAX_MEASURES:

@@ -137,6 +137,9 @@ class SearchEngine:
         matching.check_min_match(min_match)
         typed = (query or "").strip()
         query, excluded = exclusions.split(typed)
+        if excluded and not query:  # only exclusions: nothing to rank, so nothing rather than everything
+            return SearchResult([], query=typed, version=self._state.version, filters=filters or Filters(),
+                                min_match=min_match, excluded=excluded)
         # BM25 alone needs no embedding, unless a match cut does (its dense features)
         query, tokens, vector = self._prepare(query, encode=mode != "bm25" or min_match != "any")
         mq = self._match_query(query, vector)
@@ -360,7 +363,6 @@ class SearchEngine:
         if by not in COMPARE_BY:
             raise ValueError(f"by must be one of {', '.join(COMPARE_BY)}")
         matching.check_min_match(min_match)
-        exclusions.refuse(query, "compare")
         query, tokens, vector = self._prepare(query)
         state = self._state
         if min_match != "any":

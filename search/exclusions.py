@@ -3,7 +3,8 @@
 A legal database's 不包含 and Elasticsearch's simple_query_string `-`: 法律顾问 -律师事务所 finds passages on
 legal advisers that do not name a law firm. A `-` counts only at the start of the query or after a space, so
 2021-2025 and 一-三 are text. The excluded words are matched as substrings of the passages' matching form
-(Simplified, NFKC, lower case), like quoted phrases, and take no part in ranking.
+(Simplified, NFKC, lower case), like quoted phrases, and take no part in ranking. Only search reads them:
+compare and the atlas judge whole documents, and there a `-` is part of the topic's text.
 """
 
 from __future__ import annotations
@@ -15,33 +16,26 @@ import numpy as np
 from .aliases import fold
 
 EXCLUDED = re.compile(r"(?:^|(?<=\s))[-－](?:\"([^\"]+)\"|“([^”]+)”|「([^」]+)」|([^\s\"“”「」]+))")
-MIN_CHARS = 2  # a one-character exclusion (-市) would drop most passages and reads every text to find them
+MIN_CHARS = 2  # a one-character exclusion (-市) would drop most passages and read every text to find them
 
 
 def split(query: str) -> tuple[str, list[str]]:
-    """(the query without its exclusions, the excluded words as typed, in order, without repeats)."""
+    """(the query without its exclusions, the excluded words as typed, in order, without repeats).
+
+    A `-` before one character only (-市) is text: excluding it would drop most passages and read every text.
+    The rest may be empty (the query only excludes): search then answers nothing rather than everything.
+    """
     found: list[str] = []
 
     def take(m: re.Match) -> str:
-        found.append(next(g for g in m.groups() if g).strip())
+        term = next(g for g in m.groups() if g).strip()
+        if len(fold(term)) < MIN_CHARS:
+            return m.group(0)
+        found.append(term)
         return " "
 
     rest = " ".join(EXCLUDED.sub(take, query or "").split())
-    terms = [t for t in dict.fromkeys(found) if t]
-    for term in terms:
-        if len(fold(term)) < MIN_CHARS:
-            raise ValueError(f"'-{term}' excludes too little: an excluded word needs {MIN_CHARS} or more characters")
-    if terms and not rest:
-        shown = " ".join(f"-{t}" for t in terms)
-        raise ValueError(f"the query only excludes ({shown}): add a word to search for, or drop the '-' to "
-                         "search for it")
-    return rest, terms
-
-
-def refuse(query: str, where: str) -> None:
-    """A ValueError when `query` has exclusions: `where` (compare, the atlas) judges documents, not passages."""
-    if EXCLUDED.search(query or ""):
-        raise ValueError(f"exclusions (-词) apply to search only; {where} judges whole documents: drop the '-'")
+    return rest, [t for t in dict.fromkeys(found) if t]
 
 
 def positions(table, terms: list[str]) -> np.ndarray:

@@ -162,11 +162,8 @@ def relevant(hit, words: list[str]) -> bool:
 
 
 def topic(q: str) -> str:
-    """The query less its exclusions (-词): what a page marks and compares ('' when nothing else is left)."""
-    try:
-        return exclusions.split(q)[0]
-    except ValueError:
-        return " ".join(exclusions.EXCLUDED.sub(" ", q).split())
+    """The query less its exclusions (-词): what a page marks and compares."""
+    return exclusions.split(q)[0]
 
 
 def query_words(q: str) -> list[str]:
@@ -178,14 +175,15 @@ def search_view() -> dict:
     """What the search page shows (and its export writes): one page of the ranked list, its order and filters."""
     q, note = page_query()
     view = {"q": q, "note": note, "result": None, "page": 1, "pages": 0, "sort": choice("sort", SORTS, "relevance"),
-            "per_doc": choice("per_doc", PER_DOC_CHOICES, str(PAGE_PER_DOC)), "more_in_doc": {}}
+            "per_doc": choice("per_doc", PER_DOC_CHOICES, str(PAGE_PER_DOC)), "more_in_doc": {}, "only_excluded": False}
     if not q:
         return view
     engine, filters, page = get_engine(), _page_filters(), page_number()
     per_doc = PER_DOC_CHOICES[view["per_doc"]] or None
     result = engine.search(q, k=PAGE_K, per_doc=per_doc, filters=filters, offset=(page - 1) * PAGE_K,
                            sort=view["sort"])
-    view.update(result=result, page=page, pages=max(1, math.ceil(result.total / PAGE_K)))
+    view.update(result=result, page=page, pages=max(1, math.ceil(result.total / PAGE_K)),
+                only_excluded=bool(result.excluded) and not topic(q))
     if per_doc and result.hits:  # "more from this report": its passages that contain the query's words
         shown = {h.passage_id for h in result.hits}
         for h in more_relevant(engine, q, filters, shown):
