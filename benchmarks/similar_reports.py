@@ -22,7 +22,6 @@ import argparse
 import gzip
 import json
 import random
-import re
 import statistics
 import sys
 import time
@@ -30,25 +29,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from core.textform import to_simplified  # noqa: E402
+from atlas import norm, quick_shares  # noqa: E402
 from search.engine import SearchEngine  # noqa: E402
 from search.rerank import LEGACY, SimilarConfig  # noqa: E402
 
 
-def compact(text: str) -> str:
-    return re.sub(r"\s+", "", to_simplified(text or ""))
-
-
 def shares(text: str, evidence: list[str]) -> bool:
-    """The atlas scorer's evidence test: >= min(12, len) consecutive characters of one evidence string."""
-    a = compact(text)
-    for e in evidence:
-        b = compact(e)
-        need = min(12, len(b))
-        if any(b[i:i + need] in a for i in range(0, len(b) - need + 1)):
-            return True
-    return False
+    """The atlas scorer's evidence test (benchmarks/atlas.py's fast form of it)."""
+    return quick_shares(norm(text), [norm(e) for e in evidence])
 
 
 def tasks_of(engine: SearchEngine, shared: Path) -> list[tuple[str, str, dict]]:

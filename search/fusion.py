@@ -50,15 +50,12 @@ def convex_fusion(lists: Sequence[Sequence[tuple[int, float]]], weights: Sequenc
 
 def weighted_sum(normalized: Sequence[dict[int, float]], weights: Sequence[float]) -> list[tuple[int, float]]:
     """(item, Σ weight × normalized score) best first; an item missing from a list gets that list's lowest."""
-    floors = [min(z.values(), default=0.0) for z in normalized]
-    items = dict.fromkeys(item for z in normalized for item in z)
-    if len(normalized) == 2:  # search's case, written out: the same sums (0 + x is x), a third of the time
-        (a, b), (fa, fb), (wa, wb) = normalized, floors, weights
-        fused = [(item, wa * a.get(item, fa) + wb * b.get(item, fb)) for item in items]
-    else:
-        fused = [(item, sum(w * z.get(item, floor) for z, floor, w in zip(normalized, floors, weights)))
-                 for item in items]
-    return sorted(fused, key=lambda kv: (-kv[1], kv[0]))
+    totals = dict.fromkeys((item for z in normalized for item in z), 0.0)
+    for z, w in zip(normalized, weights):  # list by list: no generator per item (a third of the time)
+        floor = min(z.values(), default=0.0)
+        for item in totals:
+            totals[item] += w * z.get(item, floor)
+    return sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
 def limit_per_group(items: Iterable[tuple[int, float]], group_of: Callable[[int], str], per_group: int | None, k: int) -> list[tuple[int, float]]:
