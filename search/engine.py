@@ -6,6 +6,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from core.model import Encoder, check_model, check_model_name
 from core.records import PassageRecord
 from core.settings import Settings
 from core.storage import IndexReader, IndexStorage, open_storage
+from core.storage.embedded.dense import one_omp_thread
 from core.textform import matching_form, to_simplified, tokenize, tokenize_query
 
 from .filters import facet_counts
@@ -40,6 +42,13 @@ QUERY_CACHE_SIZE = 2048  # query embeddings kept (1.5 KB each)
 WARM_QUERY = "依法行政"  # any query: it loads the encoder, BM25 and FAISS pages before the first user does
 DISTINCTIVE_MAX_SHARE = 0.1  # a word in more than this share of passages is too common to mark as shared
 MATCH_CANDIDATES = 300  # with a min_match cut, the match level is computed for this many best fused passages
+# Where the reader says both retrievers are slow enough (overlap_retrieval: an IVF index), a hybrid search
+# runs its dense retrieval on a pool thread while BM25 scores on the caller's: FAISS, the re-rank's preads
+# and BM25's numpy loops release the GIL, so the two overlap on a second core. Measured at 1M passages and
+# under load on the seeds: docs/benchmarks.md, "The query path at 1M, third pass".
+RETRIEVAL_THREADS = 4
+_RETRIEVAL_POOL = ThreadPoolExecutor(max_workers=RETRIEVAL_THREADS, thread_name_prefix="fazhi-dense",
+                                     initializer=one_omp_thread)
 STRONG_FIRST = False  # True: with a cut, strong passages before weak ones (wr-queries +0.03 MRR, STARD -0.009 nDCG@10)
 
 __all__ = ["Hit", "NotFoundError", "SearchEngine", "SearchResult", "distinctive"]
@@ -273,8 +282,11 @@ class SearchEngine:
         fusion the grouping must follow it, so it happens in `_ranked` for both backends.
         """
         if mode == "hybrid":  # scores fused (search/fusion.py)
-            scored = state.lexical_ranked(tokens, CANDIDATES, filters, exclude_doc)
-            near = state.dense_ranked(vector, CANDIDATES, filters, exclude_doc)
+            if getattr(state, "overlap_retrieval", False):
+                scored, near = both_ranked(state, tokens, vector, filters, exclude_doc)
+            else:
+                scored = state.lexical_ranked(tokens, CANDIDATES, filters, exclude_doc)
+                near = state.dense_ranked(vector, CANDIDATES, filters, exclude_doc)
             weights = (1 - SEARCH_DENSE_WEIGHT, SEARCH_DENSE_WEIGHT)
             bm25_z, dense_z = z_scores(scored), z_scores(near)  # once: the fusion and explain both read them
             fused = weighted_sum([bm25_z, dense_z], weights)
@@ -438,7 +450,16 @@ class SearchEngine:
         }
 
 
-
+def both_ranked(state: IndexReader, tokens: list[str], vector: np.ndarray, filters: Filters,
+                exclude_doc: str | None) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
+    """BM25's and the dense retriever's CANDIDATES best, the dense search on a pool thread meanwhile."""
+    pending = _RETRIEVAL_POOL.submit(state.dense_ranked, vector, CANDIDATES, filters, exclude_doc)
+    try:
+        scored = state.lexical_ranked(tokens, CANDIDATES, filters, exclude_doc)
+    except BaseException:
+        pending.cancel()
+        raise
+    return scored, pending.result()
 
 
 def distinctive(reader: IndexReader, tokens: set[str], n: int, max_share: float = DISTINCTIVE_MAX_SHARE) -> list[str]:

@@ -44,6 +44,7 @@ class IndexReader(Protocol):
     documents: dict[str, DocumentRecord]
     passage_pos: dict[str, int]
     doc_of_pos: list[str]
+    overlap_retrieval: bool  # True: a hybrid search runs BM25 and dense retrieval at once (each is slow enough)
 
     def lexical_top(self, tokens: list[str], n: int, filters: Filters, exclude_doc: str | None) -> list[int]:
         """Positions of the n best BM25 matches (positive scores only), best first."""

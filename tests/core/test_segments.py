@@ -317,6 +317,41 @@ def test_an_sq8_base_respects_tombstones_and_filters_and_merges_its_stored_vecto
     assert all(np.array_equal(after[k], fp16[k]) for k in after)  # the base's: fp16 → float32 → fp16, exact
 
 
+def test_an_exact_index_runs_its_retrievers_one_after_the_other(tmp_path):
+    _, idx = base_index(tmp_path)
+    reader = current(idx)
+    assert not reader.dense.approximate and not reader.overlap_retrieval
+
+
+def test_a_base_with_few_tombstones_is_searched_around_them_with_the_selectors_answer(tmp_path, monkeypatch):
+    """Few tombstones: the base is searched unfiltered for that many more and the deleted dropped. At the
+    default nprobe (cells missed, so approximate) that gives the same passages and cosines as a search with
+    a selector that admits only the live ones, and never a deleted passage."""
+    from core.storage.embedded import dense, dense_segments
+
+    monkeypatch.setattr(store, "EXACT_MAX", 2000)
+    monkeypatch.setattr(dense, "FILTERED_EXACT_MAX", 0)  # this small a base would be searched exactly
+    corpus = clustered_corpus()
+    idx = tmp_path / "idx"
+    store.publish(idx, *corpus.everything(), MODEL)
+    doomed = [f"d{i:03d}" for i in range(0, 300, 11)]
+    store.publish_changes(idx, corpus.changes([], removed=doomed), MODEL)
+    around = current(idx)
+    assert around.overlap_retrieval  # an IVF base: a hybrid search runs both retrievers at once
+    assert around.dense.dead[0] is not None and len(around.dense.dead[0]) == 10 * len(doomed)
+    monkeypatch.setattr(dense_segments, "TOMBSTONE_OVERFETCH_MAX", 0)
+    selected = current(idx)
+    assert selected.dense.dead[0] is None  # this one masks the tombstones with a selector
+    rng = np.random.default_rng(9)
+    for _ in range(20):
+        q = rng.normal(size=DIM).astype(np.float32)
+        q /= np.linalg.norm(q)
+        for n in (10, 200):
+            got = around.dense_ranked(q, n, Filters(), None)
+            assert got == selected.dense_ranked(q, n, Filters(), None)
+            assert len(got) >= 10 and not {around.doc_of_pos[p] for p, _ in got} & set(doomed)
+
+
 def test_an_fp16_ivf_base_written_before_sq8_still_opens_and_a_merge_writes_sq8(tmp_path, monkeypatch):
     """A base segment with IVF-fp16 cells and no vectors.npy (as written before SQ8) opens and searches as
     before, takes changes beside it unchanged, and a full merge keeps its centroids but writes SQ8 cells

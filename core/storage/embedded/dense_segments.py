@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .dense import TOMBSTONE_OVERFETCH_MAX
 from .positions import Layout
 
 
@@ -14,6 +15,9 @@ class SegmentedDense:
     def __init__(self, parts: list, layout: Layout) -> None:
         self.parts, self.layout = parts, layout
         self.live = [layout.live(s) for s in range(len(parts))]
+        # a segment's few tombstoned local positions (sorted), where few enough to search around
+        self.dead = [None if live is None else np.flatnonzero(~live) for live in self.live]
+        self.dead = [d if d is not None and len(d) <= TOMBSTONE_OVERFETCH_MAX else None for d in self.dead]
 
     @property
     def size(self) -> int:
@@ -75,8 +79,10 @@ class SegmentedDense:
             l2g = self.layout.local_to_global[0]
             return [(int(l2g[p]), s) for p, s in self.parts[0].top(query, n)]
         hits = []
-        for part, l2g, mask in zip(self.parts, self.layout.local_to_global, masks):
-            if part.size:
-                hits += [(int(l2g[p]), s) for p, s in part.top(query, n, mask)]
+        for part, l2g, mask, live, dead in zip(self.parts, self.layout.local_to_global, masks, self.live, self.dead):
+            if not part.size:
+                continue
+            found = part.top(query, n, mask, dead if mask is live else None)  # only tombstones: search around them
+            hits += [(int(l2g[p]), s) for p, s in found]
         hits.sort(key=lambda h: -h[1])
         return hits[:n]

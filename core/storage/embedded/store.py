@@ -42,7 +42,10 @@ EXACT_MAX = 200_000  # passages searched exactly (FlatIP); above this, IVF
 IVF_TRAIN_PER_CELL = 40  # k-means training sample: this many vectors per cell (FAISS asks for ≥ 39)
 IVF_NPROBE = 48  # cells visited per query when a manifest does not say (it records the tuned value)
 IVF_NPROBES = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)  # tried in order at build time
-IVF_TARGET_RECALL = 0.98  # recall@10 against exact search that the tuning aims for
+# recall@10 against exact search that the tuning aims for: issue 17's 0.98 plus a margin for the tuning's own
+# estimate, whose pseudo-queries are not the users' (at 1M, tuned 0.982 at nprobe 48 gave 0.979 on 100 STARD
+# questions; 64 gave 0.988) and whose 200 queries leave a standard error of ~0.005
+IVF_TARGET_RECALL = 0.985
 IVF_TUNING_NOISE = 1.5  # |noise| of a tuning pseudo-query, relative to the unit vector it starts from
 IVF_TUNING_QUERIES = 200
 IVF_CODEC = "SQ8"  # how IVF cells store vectors: "SQ8" (1 byte a dimension), "fp16" (2) or "flat" (float32, 4)

@@ -73,6 +73,8 @@ class MilvusReader:
         self.passage_ids = [r["passage_id"] for r in rows]
         self.row_ids = [r[self.key] for r in rows]
         self.passage_pos = {pid: pos for pos, pid in enumerate(self.passage_ids)}
+        # Two round trips at once would likely help a remote server; not measured yet, so one after the other.
+        self.overlap_retrieval = False
         self.doc_of_pos = [r["doc_id"] for r in rows]
         self._doc_freq: dict[str, int] = {}
         self._lock = threading.Lock()
