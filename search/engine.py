@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -42,10 +43,11 @@ QUERY_CACHE_SIZE = 2048  # query embeddings kept (1.5 KB each)
 WARM_QUERY = "依法行政"  # any query: it loads the encoder, BM25 and FAISS pages before the first user does
 DISTINCTIVE_MAX_SHARE = 0.1  # a word in more than this share of passages is too common to mark as shared
 MATCH_CANDIDATES = 300  # with a min_match cut, the match level is computed for this many best fused passages
-# Where the reader says both retrievers are slow enough (overlap_retrieval: an IVF index), a hybrid search
-# runs its dense retrieval on a pool thread while BM25 scores on the caller's: FAISS, the re-rank's preads
-# and BM25's numpy loops release the GIL, so the two overlap on a second core. Measured at 1M passages and
-# under load on the seeds: docs/benchmarks.md, "The query path at 1M, third pass".
+# Where the reader says both retrievers are slow enough (overlap_retrieval: an IVF index) and no other search
+# runs in the process, a hybrid search runs its dense retrieval on a pool thread while BM25 scores on the
+# caller's: FAISS, the re-rank's preads and BM25's numpy loops release the GIL, so the two overlap on an idle
+# core. Under load the cores are taken and the hand-offs cost: at 1M, 16 clients, always overlapping gave
+# 18–19 req/s against 21 in turn. Measured: docs/benchmarks.md, "The query path at 1M, third pass".
 RETRIEVAL_THREADS = 4
 _RETRIEVAL_POOL = ThreadPoolExecutor(max_workers=RETRIEVAL_THREADS, thread_name_prefix="fazhi-dense",
                                      initializer=one_omp_thread)
@@ -73,6 +75,8 @@ class SearchEngine:
         self._checked = time.monotonic()  # when refresh last asked the storage for its version
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
+        self._busy = 0  # searches running in this process now (overlap the retrievers only when one is)
+        self._busy_lock = threading.Lock()
         self.similar_config = SimilarConfig()  # find-similar's levers (issue 12); LEGACY is the old product
         self.ready = False  # True once warm(): the encoder is loaded and a query has run end to end
         self.serving = False  # True in a server: the encoder runs each call on one core (serve_requests)
@@ -155,13 +159,25 @@ class SearchEngine:
         tokens = tokens + [t for t in tokenize_query(" ".join(mq.aliases)) if t not in tokens]
         state = self._state
         banned = exclusions.positions(matching.passage_table(state), excluded) if excluded else None
-        result = self._ranked(
-            state, tokens, vector if mode != "bm25" else None, k, per_doc, query=query, mode=mode,
-            filters=filters, explain=explain, mq=mq, min_match=min_match, offset=max(0, int(offset)), sort=sort,
-            banned=banned,
-        )
+        with self._running():
+            result = self._ranked(
+                state, tokens, vector if mode != "bm25" else None, k, per_doc, query=query, mode=mode,
+                filters=filters, explain=explain, mq=mq, min_match=min_match, offset=max(0, int(offset)),
+                sort=sort, banned=banned,
+            )
         result.query, result.excluded = typed, excluded
         return result
+
+    @contextmanager
+    def _running(self) -> Iterator[None]:
+        """Count a search as running in this process for as long as the block lasts."""
+        with self._busy_lock:
+            self._busy += 1
+        try:
+            yield
+        finally:
+            with self._busy_lock:
+                self._busy -= 1
 
     def _match_query(self, query: str, vector: np.ndarray | None) -> "matching.MatchQuery":
         """The query as the match levels see it: words, phrases, quoted phrases, aliases, embedding."""
@@ -210,8 +226,9 @@ class SearchEngine:
         matching.check_min_match(min_match)
         config = config or self.similar_config
         if not config.legacy:
-            return self._similar_staged(passage_id, text, k, per_doc, filters, explain, doc_id, include_same_doc,
-                                        config, min_match)
+            with self._running():  # a search beside it does not overlap its retrievers
+                return self._similar_staged(passage_id, text, k, per_doc, filters, explain, doc_id,
+                                            include_same_doc, config, min_match)
         state = self._state
         exclude_doc = None
         if passage_id:
@@ -282,7 +299,7 @@ class SearchEngine:
         fusion the grouping must follow it, so it happens in `_ranked` for both backends.
         """
         if mode == "hybrid":  # scores fused (search/fusion.py)
-            if getattr(state, "overlap_retrieval", False):
+            if getattr(state, "overlap_retrieval", False) and self._busy <= 1:
                 scored, near = both_ranked(state, tokens, vector, filters, exclude_doc)
             else:
                 scored = state.lexical_ranked(tokens, CANDIDATES, filters, exclude_doc)
@@ -384,9 +401,8 @@ class SearchEngine:
             doc = state.documents[state.doc_of_pos[pos]]
             return (doc.issuing_body or doc.doc_id) if by == "issuing_body" else doc.doc_id
 
-        return self._ranked(
-            state, tokens, vector, limit, 1, query=query, filters=filters, group_of=group_of,
-        )
+        with self._running():
+            return self._ranked(state, tokens, vector, limit, 1, query=query, filters=filters, group_of=group_of)
 
     def _hit(
         self, state: IndexReader, p: PassageRecord, score: float, tokens: list[str], bm25_rank, dense_rank,

@@ -49,3 +49,17 @@ def test_a_lexical_failure_reaches_the_caller():
     reader = Reader(lexical_error=ValueError("bad postings"))
     with pytest.raises(ValueError, match="bad postings"):
         both_ranked(reader, ["x"], np.zeros(2), Filters(), None)
+
+
+def test_a_search_overlaps_its_retrievers_only_when_it_runs_alone(engine, monkeypatch):
+    """An engine whose reader asks for overlap hands dense to a pool thread, unless another search runs."""
+    import search.engine as engine_module
+
+    calls = []
+    monkeypatch.setattr(engine_module, "both_ranked", lambda *a: calls.append("both") or ([], []))
+    monkeypatch.setattr(engine._state, "overlap_retrieval", True)
+    engine.search("法律顾问", min_match="any")
+    assert calls == ["both"]
+    with engine._running():  # another request is being answered in this process
+        engine.search("法律顾问", min_match="any")
+    assert calls == ["both"] and engine._busy == 0
