@@ -18,8 +18,7 @@ from core.filters import Filters
 from core.model import Encoder, check_model, check_model_name
 from core.records import PassageRecord
 from core.settings import Settings
-from core.storage import IndexReader, IndexStorage, open_storage
-from core.storage.embedded.dense import one_omp_thread
+from core.storage import IndexReader, IndexStorage, open_storage, prepare_retrieval_thread
 from core.textform import matching_form, to_simplified, tokenize, tokenize_query
 
 from .filters import facet_counts
@@ -50,7 +49,7 @@ MATCH_CANDIDATES = 300  # with a min_match cut, the match level is computed for 
 # 18–19 req/s against 21 in turn. Measured: docs/benchmarks.md, "The query path at 1M, third pass".
 RETRIEVAL_THREADS = 4
 _RETRIEVAL_POOL = ThreadPoolExecutor(max_workers=RETRIEVAL_THREADS, thread_name_prefix="fazhi-dense",
-                                     initializer=one_omp_thread)
+                                     initializer=prepare_retrieval_thread)
 STRONG_FIRST = False  # True: with a cut, strong passages before weak ones (wr-queries +0.03 MRR, STARD -0.009 nDCG@10)
 
 __all__ = ["Hit", "NotFoundError", "SearchEngine", "SearchResult", "distinctive"]

@@ -14,7 +14,7 @@ from pathlib import Path
 from ..settings import BACKENDS, Settings
 from .base import IndexReader, IndexStorage
 
-__all__ = ["BACKENDS", "IndexReader", "IndexStorage", "open_storage"]
+__all__ = ["BACKENDS", "IndexReader", "IndexStorage", "open_storage", "prepare_retrieval_thread"]
 
 # backend name → (module, class); imported only when chosen, so pymilvus stays optional
 _BACKENDS = {"embedded": ("core.storage.embedded", "EmbeddedStorage"), "milvus": ("core.storage.milvus", "MilvusStorage")}
@@ -29,3 +29,11 @@ def open_storage(where: "IndexStorage | Settings | Path | str") -> IndexStorage:
         return where
     module, name = _BACKENDS[where.backend]
     return getattr(import_module(module), name).from_settings(where)
+
+
+def prepare_retrieval_thread() -> None:
+    """Readies a worker thread that will run readers' retrieval (an initializer for the engine's pool): the
+    embedded backend's FAISS gets one OpenMP thread there; a reader of another backend never overlaps."""
+    from .embedded.dense import one_omp_thread
+
+    one_omp_thread()

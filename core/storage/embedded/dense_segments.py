@@ -9,15 +9,21 @@ from .dense import TOMBSTONE_OVERFETCH_MAX
 from .positions import Layout
 
 
+def few_tombstones(live: np.ndarray | None) -> np.ndarray | None:
+    """A segment's tombstoned local positions (sorted) where there are some but few enough to search around."""
+    if live is None:
+        return None
+    dead = np.flatnonzero(~live)
+    return dead if len(dead) <= TOMBSTONE_OVERFETCH_MAX else None
+
+
 class SegmentedDense:
     """The dense indexes of a version's segments behind the version's global positions."""
 
     def __init__(self, parts: list, layout: Layout) -> None:
         self.parts, self.layout = parts, layout
         self.live = [layout.live(s) for s in range(len(parts))]
-        # a segment's few tombstoned local positions (sorted), where few enough to search around
-        self.dead = [None if live is None else np.flatnonzero(~live) for live in self.live]
-        self.dead = [d if d is not None and len(d) <= TOMBSTONE_OVERFETCH_MAX else None for d in self.dead]
+        self.dead = [few_tombstones(live) for live in self.live]
 
     @property
     def size(self) -> int:
