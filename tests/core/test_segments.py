@@ -151,6 +151,19 @@ def test_add_change_and_delete_equal_a_full_rebuild(tmp_path):
     assert_same_index(reader, corpus.rebuild(tmp_path / "rebuilt"))
 
 
+def test_bm25_read_through_segments_runs_equals_a_full_rebuild(tmp_path, monkeypatch):
+    from core.storage.embedded import lexical
+
+    monkeypatch.setattr(lexical, "RUNS_MIN_COLUMN", 0)  # every column through the runs, however short
+    corpus, idx = base_index(tmp_path)
+    corpus.make("d09b", name="d09b.txt")  # sorts inside the base: its runs shift after it
+    store.publish_changes(idx, corpus.changes(["d09b"], removed=["d04", "d17"]), MODEL)
+    reader = current(idx)
+    runs = reader.lexical._runs[0]
+    assert runs is not None and not runs.whole and len(runs.starts) == 4  # d00–d03, d05–d09, d10–d16, d18–
+    assert_same_index(reader, corpus.rebuild(tmp_path / "rebuilt"))
+
+
 def test_a_change_writes_one_small_segment_and_a_delete_only_tombstones(tmp_path):
     corpus, idx = base_index(tmp_path)
     base = current(idx).segments[0]
