@@ -4,6 +4,7 @@
         --corpus cn-work-reports=INDEX_DIR:../shared/corpora/cn-work-reports.jsonl.gz \
         --corpus seeds=SEEDS_INDEX_DIR:../shared/seeds [--grid ../shared/eval/atlas-dev-grid.jsonl]
         [--folds 0] [--calibrate] [--no-aliases] [--queries benchmarks/data/wr-queries.jsonl] [--latency]
+        [--terms benchmarks/data/atlas-terms.jsonl] [--train-terms]
 
 For every grid row (a measure over every document of a corpus) the features of every passage are computed
 once (search/match.py). Then, for each row in turn, the passage model and its two thresholds are fitted on
@@ -12,6 +13,8 @@ judged with them exactly as GET /api/atlas would: a document's cell is its best 
 are scored by the logic of ../shared/eval/atlas_eval.py, and its summary line is printed last per corpus.
 
 --calibrate fits on all rows and writes search/match_params.json with the cross-validated figures.
+--terms: terms of art as users type them (公平竞争审查), judged by grep over every corpus and scored apart
+("term rows"); they are not fitted on unless --train-terms.
 --queries scores work-report queries through the engine's search (document cover@10, paraphrase MRR).
 --latency times compute_atlas with 20 measures over the corpus.
 """
@@ -103,7 +106,7 @@ def dump_rows(name: str, index: str, source: str, grid: list[dict], use_aliases:
         evidence: dict[int, list[str]] = {}
         for k, d in enumerate(doc_ids):  # added rows: a document naming one of the grep terms is not judged
             if item.get("grep") and any(t in doc_text[d] for t in item["grep"]):
-                grade[k] = -1
+                grade[k] = 1 if item.get("term_row") else -1  # a term of art named literally is at least mentioned
         for j in item["judgments"]:
             if j["doc"] in mapping:
                 k = doc_i[mapping[j["doc"]]]
@@ -118,7 +121,8 @@ def dump_rows(name: str, index: str, source: str, grid: list[dict], use_aliases:
                     y[p] = grade[k]
         rows.append({"id": item["id"], "measure": item["measure"], "X": X, "y": y, "grade": grade,
                      "evidence": evidence, "seconds": time.perf_counter() - t0, "added": bool(item.get("grep")),
-                     "name_row": bool(item.get("name_row"))})
+                     "name_row": bool(item.get("name_row")), "term_row": bool(item.get("term_row")),
+                     "train": bool(item.get("train", True))})
     missing = len({j["doc"] for it in grid if it["corpus"] == name for j in it["judgments"]} - set(mapping))
     return {"name": name, "rows": rows, "pos_doc": pos_doc, "n_docs": len(doc_ids), "texts": texts,
             "sections": table.sections, "unmapped": missing, "engine": engine}
@@ -274,7 +278,7 @@ def cross_validate(corpora: list[dict], folds: int, C: float) -> dict[str, str]:
     judged: dict[str, list] = {c["name"]: [] for c in corpora}
     cuts = []
     for g in sorted(set(group.values())):
-        train = [(c, r) for c, r in everything if group[r["id"]] != g]
+        train = [(c, r) for c, r in everything if group[r["id"]] != g and r["train"]]
         model = fit_model(train, C)
         cuts.append((model.t_strong, model.t_weak))
         for c, r in everything:
@@ -289,7 +293,14 @@ def cross_validate(corpora: list[dict], folds: int, C: float) -> dict[str, str]:
             lines, summary = score_rows(c, names)
             print("\n".join(lines))
             print("name rows (the measure's name as the query): " + summary.replace("atlas ", "", 1))
-        added = [t for t in rows if t[0]["added"]]
+        terms = [t for t in rows if t[0]["term_row"]]
+        if terms:
+            lines, summary = score_rows(c, terms)
+            print("\n".join(lines))
+            print("term rows (a term of art as the query; grep: absent where no alias is named, else a mention): "
+                  + summary.replace("atlas ", "", 1))
+            summaries[c["name"] + " terms"] = summary
+        added = [t for t in rows if t[0]["added"] and not t[0]["term_row"]]
         if added:
             lines, summary = score_rows(c, added)
             print("\n".join(lines))
@@ -355,6 +366,21 @@ NONSENSE = ["天气预报火锅", "火锅底料配方", "足球联赛球员转�
             "电子游戏通关攻略", "减肥食谱推荐", "婚礼策划流程", "星座运势查询"]
 
 
+def term_rows(path: Path, corpora: list[str], train: bool = True) -> list[dict]:
+    """Rows of our own over every corpus: a term of art as users type it (公平竞争审查), judged by grep on its
+    aliases: a document naming none is absent, one naming any mentions it (grade 1: never a training label)."""
+    out = []
+    for line in open(path, encoding="utf-8"):
+        if not line.strip():
+            continue
+        item = json.loads(line)
+        for name in corpora:
+            out.append({"id": item["id"], "corpus": name, "measure": item["measure"] + " (term)",
+                        "query": item["measure"], "judgments": [], "grep": [to_simplified(a) for a in item["grep"]],
+                        "term_row": True, "train": train})
+    return out
+
+
 def added_rows(grid: list[dict], corpora: list[str]) -> list[dict]:
     """Rows of our own, judged by grep only: each grid measure over the other corpus (a document that names
     none of the row's `aliases` is absent, one that names any is left unjudged) and the topics of NONSENSE."""
@@ -407,6 +433,10 @@ def main() -> int:
     ap.add_argument("--no-aliases", action="store_true", help="ignore the shipped alias file")
     ap.add_argument("--queries", type=Path, default=None)
     ap.add_argument("--no-added", action="store_true", help="calibrate on the grid's rows only")
+    ap.add_argument("--terms", type=Path, default=ROOT / "benchmarks" / "data" / "atlas-terms.jsonl",
+                    help="terms of art judged by grep over every corpus (benchmarks/data/README-atlas.md)")
+    ap.add_argument("--train-terms", action="store_true",
+                    help="also fit on the term rows (default: judged only; docs/atlas.md says why)")
     ap.add_argument("--latency", action="store_true")
     ap.add_argument("--url", default=None, help="also time GET /api/atlas on this running server")
     args = ap.parse_args()
@@ -414,6 +444,8 @@ def main() -> int:
     names = [spec.split("=", 1)[0] for spec in args.corpus]
     if not args.no_added:
         grid = grid + added_rows(grid, names)
+    if args.terms and args.terms.is_file():
+        grid = grid + term_rows(args.terms, names, train=args.train_terms)
     corpora = []
     for spec in args.corpus:
         name, rest = spec.split("=", 1)
@@ -424,7 +456,7 @@ def main() -> int:
         corpora.append(corpus)
     summaries = cross_validate(corpora, args.folds, args.C)
     if args.calibrate:
-        model = fit_model([(c, r) for c in corpora for r in c["rows"]], args.C)
+        model = fit_model([(c, r) for c in corpora for r in c["rows"] if r["train"]], args.C)
         model.measured = {
             "grid": Path(args.grid).name, "cross_validation": "leave-one-measure-out" if not args.folds else f"{args.folds}-fold by measure",
             "held_out": summaries, "aliases": not args.no_aliases, "C": args.C,
