@@ -65,6 +65,9 @@ class MatchQuery:
     segments: list[str]  # phrases between the query's punctuation (2+ characters)
     quoted: list[str]  # "…" phrases that must occur exactly
     vector: np.ndarray | None = None
+    # per quoted phrase, the literal forms that satisfy it: the phrase and its alias-file names (双随机一公开 is
+    # written 双随机、一公开) and the measure's own aliases, as an Elasticsearch phrase query matches its synonyms
+    quoted_forms: list[list[str]] = field(default_factory=list)
 
     @property
     def highlight_terms(self) -> list[str]:
@@ -92,8 +95,13 @@ def analyze(query: str, extra_aliases: Sequence[str] = (), aliases: AliasTable |
         table = aliases or default_aliases()
         for source in [query] + list(extra_aliases):
             names += table.expand(source or "")
+    forms = []
+    for phrase in quoted:
+        named = table.expand(phrase) if use_alias_file else []
+        forms.append(list(dict.fromkeys([phrase] + named + [fold(a) for a in extra_aliases if fold(a)])))
     names = [n for n in dict.fromkeys(names) if n and n not in segments and n != folded]
-    return MatchQuery(text=query, folded=folded, terms=terms, aliases=names, segments=segments, quoted=quoted)
+    return MatchQuery(text=query, folded=folded, terms=terms, aliases=names, segments=segments, quoted=quoted,
+                      quoted_forms=forms)
 
 
 # -- the index side ---------------------------------------------------------------------------------
@@ -503,10 +511,13 @@ def features(table: PassageTable, mq: MatchQuery, positions: np.ndarray | None =
         cov_eff / (1.0 + np.exp(-2.0 * (z - 0.5))),  # words present *and* close in meaning
         name_missing,
     ], axis=1).astype(np.float32)
-    if mq.quoted:  # a quoted phrase is matched exactly: a passage without it matches nothing
+    if mq.quoted:  # a quoted phrase is matched exactly: a passage without it (or a name of it) matches nothing
         required = np.ones(n, bool)
-        for phrase in mq.quoted:
-            required &= counts_of(phrase) > 0
+        for phrase, forms in zip(mq.quoted, mq.quoted_forms or [[q] for q in mq.quoted]):
+            named = np.zeros(n, bool)
+            for form in forms or [phrase]:
+                named |= counts_of(form) > 0
+            required &= named
         X[~required] = np.nan
     return X, positions
 

@@ -163,3 +163,20 @@ def test_atlas_has_one_cell_per_measure_and_column(hash_engine):
     assert [c["key"] for c in by_year["columns"]] == ["2019", "2022", "2024"]
     with pytest.raises(ValueError):
         compute_atlas(hash_engine, ["法律顾问"], by="city")
+
+
+def test_a_quoted_phrase_is_also_satisfied_by_its_alias_file_names_and_by_nothing_looser(hash_engine, tmp_path):
+    table = passage_table(hash_engine._state)
+    texts = [p.match_text for p in hash_engine._state.passages_at(list(range(table.size)))]
+    written = {i for i, t in enumerate(texts) if "双随机、一公开" in t}  # how the reports write it
+    assert written and not any("双随机一公开" in t for t in texts)
+    path = tmp_path / "a.tsv"
+    path.write_text("双随机一公开\t双随机、一公开\t随机抽取检查对象\n", encoding="utf-8")
+    named = analyze('"双随机一公开"', aliases=AliasTable(path))
+    assert named.quoted_forms == [["双随机一公开", "双随机、一公开", "随机抽取检查对象"]]
+    X, positions = features(table, named)
+    kept = {int(positions[i]) for i in np.flatnonzero(~np.isnan(X).any(axis=1))}
+    assert kept == {i for i, t in enumerate(texts) if "双随机、一公开" in t or "随机抽取检查对象" in t}
+    assert written <= kept and len(kept) < table.size  # a passage with only 双随机 or 公开 is still blanked
+    bare, _ = features(table, analyze('"双随机一公开"', use_alias_file=False))
+    assert np.isnan(bare).any(axis=1).all()  # without the alias file the literal phrase is nowhere
