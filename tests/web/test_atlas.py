@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.conftest import SEEDS
@@ -120,3 +122,14 @@ def test_a_quoted_phrase_is_matched_exactly(engine):
     assert hits and all("公平竞争审查制度" in to_simplified(h.text) for h in hits)
     assert len({h.doc_id for h in hits}) < len({h.doc_id for h in engine.search("公平竞争审查制度", k=20).hits}) + 1
     assert engine.search('"公平竞争法律顾问"').hits == []  # no passage holds that exact phrase
+
+
+def test_a_quoted_term_lists_as_absent_every_report_that_never_names_it(engine, client):
+    named = {SEEDS[k] for k in ("gz_ict_2019", "jm_ict_2024", "gd_ict_plan_2020")}  # they write 双随机、一公开
+    result = engine.compare('"双随机一公开"')
+    name = lambda doc_id: Path(engine._state.documents[doc_id].source).name  # noqa: E731
+    assert {name(h.doc_id) for h in result.hits} == named and all(h.match == "strong" for h in result.hits)
+    assert {name(a["doc_id"]) for a in result.absent} == set(SEEDS.values()) - named
+    page = client.get("/compare", query_string={"q": "双随机一公开"}).get_data(as_text=True)
+    unquoted = engine.compare("双随机一公开")
+    assert ("可能相关" in page) == any(h.match == "weak" for h in unquoted.hits) and "仅提及" not in page
