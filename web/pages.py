@@ -206,7 +206,7 @@ def more_from_document(doc_id: str):
         abort(400, "请先输入检索词")
     shown = set(filter(None, request.args.get("shown", "").split(",")))
     hits = more_relevant(get_engine(), q, _page_filters(), shown, doc_id)
-    return render_template("_more.html", hits=hits, q=q)
+    return render_template("_more.html", hits=hits, q=q, match_tags=True)
 
 
 @bp.get("/")
@@ -229,6 +229,7 @@ def search_page():
         "pages.more_from_document", link_args("page", "sort", "per_doc", "by") + [("shown", ",".join(shown))],
         doc_id=doc_id)
     return render_template("search.html", **view, hits=_by_id(result), links=links, examples=examples, more_url=more_url,
+                           match_tags=True,
                            SORT_LABELS=SORT_LABELS, PER_DOC_CHOICES=PER_DOC_CHOICES, refine=refine_fields(),
                            autofocus=not q)  # the first screen only: elsewhere Tab starts at the skip link
 

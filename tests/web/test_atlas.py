@@ -133,3 +133,15 @@ def test_a_quoted_term_lists_as_absent_every_report_that_never_names_it(engine, 
     page = client.get("/compare", query_string={"q": "双随机一公开"}).get_data(as_text=True)
     unquoted = engine.compare("双随机一公开")
     assert ("可能相关" in page) == any(h.match == "weak" for h in unquoted.hits) and "仅提及" not in page
+
+
+def test_search_marks_its_weak_hits_and_similar_does_not(engine, client):
+    hits = engine.search("公平竞争审查", k=20, per_doc=3).hits
+    assert any(h.match == "weak" for h in hits)  # 合法性审查 passages the model could not call absent
+    page = client.get("/", query_string={"q": "公平竞争审查", "per_doc": 3}).get_data(as_text=True)
+    assert '<span class="weak-tag"' in page and "可能相关" in page
+    quoted = client.get("/", query_string={"q": '"公平竞争审查"', "per_doc": 3}).get_data(as_text=True)
+    assert '<span class="weak-tag"' not in quoted  # every passage left names it: all strong
+    source = next(h for h in hits if h.match == "strong")
+    similar = client.get("/similar", query_string={"passage_id": source.passage_id}).get_data(as_text=True)
+    assert 'class="weak-tag"' not in similar  # a whole passage as the query is not what the levels were fitted on
