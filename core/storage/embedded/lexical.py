@@ -92,7 +92,7 @@ class Column:
 
 # A segment whose live passages form at most this many runs of consecutive global positions maps a column
 # through them (a slice and an add each) instead of a gather through its local → global map. After one add
-# and one delete at a million passages the base segment has three runs; a column of 200,000 passages took
+# and one delete at a million passages the base segment had two runs; a column of 200,000 passages took
 # 0.64 ms through the map and 0.10 ms through the runs (docs/benchmarks.md, "BM25 after a change").
 RUNS_MAX = 64
 RUNS_MIN_COLUMN = 4096  # a shorter column gathers faster than it is sliced into runs (7 against 19 µs at 1,000)
@@ -166,9 +166,9 @@ class SegmentedLexical:
 
     Per version it keeps each segment's length normalization k1·(1 − b + b·|d|/avgdl) as float32 (4 bytes a
     passage), and each segment's live runs of consecutive global positions: a segment of few runs (a fresh
-    build is one; a base after a few adds and deletes, a few) needs no gather through the map. With float32 arithmetic in place and
-    int32 indices read as they are, BM25's top 200 at a million passages went from ~13 to ~3 ms a query
-    (docs/benchmarks.md, "The query path at a million passages, profiled")."""
+    build is one; a base after a few adds and deletes, a few) needs no gather through the map. With float32
+    arithmetic in place and int32 indices read as they are, BM25's top 200 at a million passages went from ~13
+    to ~3 ms a query (docs/benchmarks.md, "The query path at a million passages, profiled")."""
 
     def __init__(self, postings: list, local_to_global: list[np.ndarray], size: int) -> None:
         self.postings, self.l2g, self.size = postings, local_to_global, size
