@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.storage.embedded.chars import CharIndex, codes_of
+from core.storage.base import CharOccurrences, codes_of
 from core.textform import matching_form, tokenize_query
 
 from .aliases import AliasTable, default_aliases, fold
@@ -196,7 +196,7 @@ class CharTable(_OccurrenceCache):
     """The same as a TextTable for one segment, answered by its memory-mapped character index: no text
     is held, and headings, sections and kinds are codes into their distinct values (~13 bytes a passage)."""
 
-    def __init__(self, chars: CharIndex, rows: Callable[[], list[tuple]]) -> None:
+    def __init__(self, chars: CharOccurrences, rows: Callable[[], list[tuple]]) -> None:
         self.chars = chars
         self.size = chars.size
         self._rows = rows  # (match_text, heading_path JSON, kind) of every passage: what bigrams can't answer

@@ -35,6 +35,29 @@ class IndexChanges:
             self.vectors = np.zeros((0, 0), np.float32)
 
 
+class CharOccurrences(Protocol):
+    """A segment's character index as the match levels read it (the embedded backend's `chars/`)."""
+
+    size: int
+    heading: np.ndarray  # per passage, a code into `headings`
+    headings: list[list[str]]  # the distinct heading paths
+    kind: np.ndarray  # per passage, a code into `kinds`
+    kinds: list[str]
+
+    def lengths(self) -> np.ndarray:
+        """Each passage's length in characters."""
+
+    def occurrences(self, term: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """(passages holding `term`, how often each), passages ascending; None where the index can't say."""
+
+
+def codes_of(values: list[str]) -> tuple[list[str], np.ndarray]:
+    """(distinct values in order of first appearance, int32 code of each value)."""
+    names: dict[str, int] = {}
+    codes = np.fromiter((names.setdefault(v, len(names)) for v in values), dtype=np.int32, count=len(values))
+    return list(names), codes
+
+
 class IndexReader(Protocol):
     """One published version, read-only."""
 

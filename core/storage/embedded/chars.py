@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..base import codes_of
+
 FOLDER = "chars"
 SEPARATOR = "\x00"  # between passages in the joined text; a bigram holding it is not indexed
 SHIFT = 21  # bits of a code point (Unicode ends at 0x10FFFF): a bigram key is first << 21 | second
@@ -126,13 +128,6 @@ def _argsorted(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     keys, offsets = keys[order], where[order]
     indptr = _runs(keys)
     return keys[indptr[:-1]], indptr, offsets
-
-
-def codes_of(values: list[str]) -> tuple[list[str], np.ndarray]:
-    """(distinct values in order of first appearance, int32 code of each value)."""
-    names: dict[str, int] = {}
-    codes = np.fromiter((names.setdefault(v, len(names)) for v in values), dtype=np.int32, count=len(values))
-    return list(names), codes
 
 
 def write_chars(folder: Path, match_texts: list[str], heading_paths: list[str], kinds: list[str]) -> None:
