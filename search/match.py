@@ -69,6 +69,10 @@ class MatchQuery:
     # written 双随机、一公开) and the measure's own aliases, as an Elasticsearch phrase query matches its synonyms
     quoted_forms: list[list[str]] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        if len(self.quoted_forms) != len(self.quoted):  # built by hand: each phrase stands for itself
+            self.quoted_forms = [[q] for q in self.quoted]
+
     @property
     def highlight_terms(self) -> list[str]:
         """Words to mark in a hit: whole phrases and aliases first, so a phrase stays one highlight."""
@@ -98,7 +102,7 @@ def analyze(query: str, extra_aliases: Sequence[str] = (), aliases: AliasTable |
     forms = []
     for phrase in quoted:
         named = table.expand(phrase) if use_alias_file else []
-        forms.append(list(dict.fromkeys([phrase] + named + [fold(a) for a in extra_aliases if fold(a)])))
+        forms.append([f for f in dict.fromkeys([phrase] + named + [fold(a) for a in extra_aliases]) if f])
     names = [n for n in dict.fromkeys(names) if n and n not in segments and n != folded]
     return MatchQuery(text=query, folded=folded, terms=terms, aliases=names, segments=segments, quoted=quoted,
                       quoted_forms=forms)
@@ -513,9 +517,9 @@ def features(table: PassageTable, mq: MatchQuery, positions: np.ndarray | None =
     ], axis=1).astype(np.float32)
     if mq.quoted:  # a quoted phrase is matched exactly: a passage without it (or a name of it) matches nothing
         required = np.ones(n, bool)
-        for phrase, forms in zip(mq.quoted, mq.quoted_forms or [[q] for q in mq.quoted]):
+        for forms in mq.quoted_forms:
             named = np.zeros(n, bool)
-            for form in forms or [phrase]:
+            for form in forms:
                 named |= counts_of(form) > 0
             required &= named
         X[~required] = np.nan

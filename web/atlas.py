@@ -25,7 +25,6 @@ PAGE_MEASURES = 30
 # "weak" is what the calibration could not call absent: on the dev grid's report rows 72% of weak cells are
 # graded absent by the judge and 20% a passing mention (docs/atlas.md), so the page says 可能相关, not 提及.
 STATUS_LABELS = {"strong": "涉及", "weak": "可能相关", "absent": "未提及"}
-WEAK_TITLE = "与主题相近，但未确认写到该措施：请核对原文；措施加引号只看写出名称的文档"
 BY_LABELS = {"document": "文档", "issuing_body": "发布机关", "region": "地区", "year": "年份"}
 ATLAS_COLUMNS = {"measure": "措施", "column": "列", "title": "文档或分组", "status": "状态", "text": "依据段落",
                  "link": "原文链接"}
@@ -76,8 +75,7 @@ def atlas_page():
     share, base = _links(measures, query)
     by = query.by if query else (request.args.get("by") if request.args.get("by") in ATLAS_BY else "document")
     return render_template(
-        "atlas.html", measures=measures, by=by, result=result, grid=grid, labels=STATUS_LABELS, weak_title=WEAK_TITLE,
-        by_labels=BY_LABELS,
+        "atlas.html", measures=measures, by=by, result=result, grid=grid, labels=STATUS_LABELS, by_labels=BY_LABELS,
         suggestions=[s for s in heading_suggestions(get_engine()._state, 24) if s not in measures], share=share,
         export_url=lambda fmt: url_for("atlas_pages.atlas_export") + "?" + urlencode(
             [("m", m) for m in measures] + base + [("format", fmt)]),
