@@ -17,6 +17,9 @@ are scored by the logic of ../shared/eval/atlas_eval.py, and its summary line is
 ("term rows"); they are not fitted on unless --train-terms.
 --queries scores work-report queries through the engine's search (document cover@10, paraphrase MRR).
 --latency times compute_atlas with 20 measures over the corpus.
+--search-rows runs the grid's rows (query and name) through search (per_doc 1, the default cut) and counts the
+rows by level and the judge's grade: how much of a result list is padding, and whether a document that
+addresses the measure shows its strong passage (against the first passage of each document, as before).
 """
 
 from __future__ import annotations
@@ -366,6 +369,36 @@ NONSENSE = ["天气预报火锅", "火锅底料配方", "足球联赛球员转�
             "电子游戏通关攻略", "减肥食谱推荐", "婚礼策划流程", "星座运势查询"]
 
 
+def search_rows(engine, grid: list[dict], corpus_name: str, source: str, k: int = 100) -> str:
+    """Grid rows through search (per_doc 1, default cut): rows by (level, grade), shipped and first-passage."""
+    mapping = doc_map(engine, source)
+    counts = {(way, level): [0, 0, 0] for way in ("shipped", "first") for level in ("strong", "weak")}
+    for row in grid:
+        if row.get("corpus") != corpus_name or "judgments" not in row:
+            continue
+        grade = {mapping[j["doc"]]: j["grade"] for j in row["judgments"] if j["doc"] in mapping}
+        for query in (row["query"], row["measure"].split("（")[0]):
+            shipped = engine.search(query, k=k, per_doc=1).hits
+            every, offset = [], 0
+            while True:  # every passage that passes the cut, page by page (the old rows: each document's first)
+                page = engine.search(query, k=100, offset=offset)
+                every += page.hits
+                offset += 100
+                if offset >= page.total:
+                    break
+            first = list({h.doc_id: h for h in reversed(every)}.values())[::-1][:k]
+            for way, hits in (("shipped", shipped), ("first", first)):
+                for h in hits:
+                    counts[(way, h.match)][grade.get(h.doc_id, 0)] += 1
+    def part(way: str) -> str:
+        s, w = counts[(way, "strong")], counts[(way, "weak")]
+        return (f"{way}: strong rows by grade 0/1/2 {s[0]}/{s[1]}/{s[2]}, weak rows {w[0]}/{w[1]}/{w[2]} "
+                f"(weak rows judged absent {w[0] / max(1, sum(w)):.2f})")
+    s2, w2 = counts[("shipped", "strong")][2], counts[("shipped", "weak")][2]
+    return (f"search-rows {corpus_name} " + part("first") + "; " + part("shipped")
+            + f"; grade2_strong={s2} grade2_weak={w2} first_grade2_strong={counts[('first', 'strong')][2]}")
+
+
 def term_rows(path: Path, corpora: list[str], train: bool = True) -> list[dict]:
     """Rows of our own over every corpus: a term of art as users type it (公平竞争审查), judged by grep on its
     aliases: a document naming none is absent, one naming any mentions it (grade 1: never a training label)."""
@@ -438,10 +471,12 @@ def main() -> int:
     ap.add_argument("--train-terms", action="store_true",
                     help="also fit on the term rows (default: judged only; docs/atlas.md says why)")
     ap.add_argument("--latency", action="store_true")
+    ap.add_argument("--search-rows", action="store_true", help="grid rows through search: padding and levels shown")
     ap.add_argument("--url", default=None, help="also time GET /api/atlas on this running server")
     args = ap.parse_args()
     grid = [json.loads(line) for line in open(args.grid, encoding="utf-8") if line.strip()]
     names = [spec.split("=", 1)[0] for spec in args.corpus]
+    judged_grid = list(grid)  # the grid's own rows, before ours are added
     if not args.no_added:
         grid = grid + added_rows(grid, names)
     if args.terms and args.terms.is_file():
@@ -471,6 +506,9 @@ def main() -> int:
             print(run_queries(c["engine"], args.queries))
         if args.latency:
             print(latency(c["engine"], [g["query"] for g in grid][:20]))
+        if args.search_rows:
+            source = next(spec.split(":", 1)[1] for spec in args.corpus if spec.startswith(c["name"] + "="))
+            print(search_rows(c["engine"], judged_grid, c["name"], source))
     return 0
 
 

@@ -22,7 +22,7 @@ from core.storage import IndexReader, IndexStorage, open_storage, prepare_retrie
 from core.textform import matching_form, to_simplified, tokenize, tokenize_query
 
 from .filters import facet_counts
-from .fusion import RRF_K, SEARCH_DENSE_WEIGHT, limit_per_group, reciprocal_rank_fusion, weighted_sum, z_scores
+from .fusion import RRF_K, SEARCH_DENSE_WEIGHT, level_first_within_groups, limit_per_group, reciprocal_rank_fusion, weighted_sum, z_scores
 from .find_similar import resolve_source, similar_ranked
 from .highlight import highlight_spans
 from .results import Hit, SearchResult, document_summary, group_by_document
@@ -360,7 +360,10 @@ class SearchEngine:
                 state, tokens, vector, mode, filters, exclude_doc, per_group)
             cosines.update(found)
             fused = matched(exclusions.without(fused, banned) if banned is not None else fused)
-        ranked = limit_per_group(fused, group_of or (lambda pos: state.doc_of_pos[pos]), per_doc, len(fused) or 1)
+        group = group_of or (lambda pos: state.doc_of_pos[pos])
+        if cut and per_doc:  # a document's row shows its strong passage, at the place of its best one
+            fused = level_first_within_groups(fused, group, lambda pos: levels[pos][0] == "strong")
+        ranked = limit_per_group(fused, group, per_doc, len(fused) or 1)
         if sort != "relevance":
             ranked = sorted_by(state, ranked, sort)
         chosen = ranked[offset : offset + k]

@@ -72,3 +72,24 @@ def limit_per_group(items: Iterable[tuple[int, float]], group_of: Callable[[int]
         if len(out) >= k:
             break
     return out
+
+
+def level_first_within_groups(items: Sequence[tuple[int, float]], group_of: Callable[[int], str],
+                              first: Callable[[int], bool]) -> list[tuple[int, float]]:
+    """The same slots, each group's items re-dealt over its own slots with `first` ones before the rest.
+
+    A group (document) keeps the place of its best-ranked item, so grouping shows its `first` (strong) item
+    there rather than a higher-ranked lesser one; items keep their own scores.
+    """
+    slots: dict[str, list[int]] = {}
+    members: dict[str, list[tuple[int, float]]] = {}
+    for index, item in enumerate(items):
+        group = group_of(item[0])
+        slots.setdefault(group, []).append(index)
+        members.setdefault(group, []).append(item)
+    out: list[tuple[int, float]] = list(items)
+    for group, indexes in slots.items():
+        ordered = sorted(members[group], key=lambda item: not first(item[0]))  # stable: rank kept within a level
+        for index, item in zip(indexes, ordered):
+            out[index] = item
+    return out

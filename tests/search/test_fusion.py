@@ -1,6 +1,6 @@
 """Reciprocal rank fusion, per-document limits and highlighting."""
 
-from search.fusion import limit_per_group, reciprocal_rank_fusion
+from search.fusion import level_first_within_groups, limit_per_group, reciprocal_rank_fusion
 from search.highlight import highlight_spans
 
 
@@ -17,6 +17,15 @@ def test_limit_per_group_keeps_rank_order():
     out = limit_per_group(items, lambda i: "ab"[i % 2], per_group=2, k=10)
     assert [i for i, _ in out] == [0, 1, 2, 3]
     assert [i for i, _ in limit_per_group(items, lambda i: "a", None, 3)] == [0, 1, 2]
+
+
+def test_a_group_shows_its_strong_item_at_the_place_of_its_best_one():
+    items = [(0, 0.9), (1, 0.8), (2, 0.7), (3, 0.6), (4, 0.5)]  # 0, 2, 4 of group a; 1, 3 of group b
+    strong = {2, 3, 4}
+    out = level_first_within_groups(items, lambda i: "ab"[i % 2], lambda i: i in strong)
+    assert out == [(2, 0.7), (3, 0.6), (4, 0.5), (1, 0.8), (0, 0.9)]  # each item keeps its own score
+    assert [i for i, _ in limit_per_group(out, lambda i: "ab"[i % 2], 1, 10)] == [2, 3]
+    assert level_first_within_groups(items, lambda i: "ab"[i % 2], lambda i: False) == items
 
 
 def test_simplified_query_terms_highlight_traditional_text():

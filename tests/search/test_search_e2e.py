@@ -51,6 +51,19 @@ def test_per_doc_limits_passages_per_report(engine):
     assert max(counts.values()) <= 2 and len(counts) >= 4
 
 
+def test_a_report_row_shows_its_strong_passage_though_a_weaker_one_ranks_first(engine):
+    every = engine.search("政务公开", k=100).hits
+    levels: dict[str, list[str]] = {}
+    for h in every:
+        levels.setdefault(h.doc_id, []).append(h.match)
+    mixed = {d for d, ms in levels.items() if ms[0] == "weak" and "strong" in ms}
+    assert mixed  # the case at hand: a report whose first passage is only weak, a later one strong
+    rows = engine.search("政务公开", k=10, per_doc=1).hits
+    assert [h.doc_id for h in rows] == list(dict.fromkeys(h.doc_id for h in every))[: len(rows)]  # same order
+    for h in rows:
+        assert h.match == ("strong" if "strong" in levels[h.doc_id] else "weak")
+
+
 def test_hit_carries_what_a_reader_needs(engine):
     hit = engine.search("法律顾问", k=1).hits[0]
     data = hit.to_json()
