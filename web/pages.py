@@ -58,6 +58,12 @@ def link_args(*drop: str) -> list[tuple[str, str]]:
     return [(k, v) for k, v in request.args.items(multi=True) if k in LINK_PARAMS and k not in drop]
 
 
+def atlas_url(measure: str, by: str | None = None) -> str:
+    """The measure atlas of one topic over this page's filters (columns by `by` where the atlas has it)."""
+    items = [("m", measure)] + [(k, v) for k, v in link_args() if k in LIST_FIELDS + ("year_from", "year_to")]
+    return page_url("atlas_pages.atlas_page", items + ([("by", by)] if by else []))
+
+
 def page_url(endpoint: str, items: list[tuple[str, str]], **path) -> str:
     """A page URL (`path`: its path parameters) with these query parameters."""
     return url_for(endpoint, **path) + ("?" + urlencode(items) if items else "")
@@ -224,6 +230,7 @@ def search_page():
             # compare judges whole documents, so it takes the topic without the exclusions (-词)
             "compare": page_url("pages.compare_page", link_args("page", "by", "per_doc", "q")
                                 + [("q", topic(q))]),
+            "atlas": atlas_url(topic(q)),
             "csv": page_url("exports.search_export", link_args() + [("format", "csv")]),
             "xlsx": page_url("exports.search_export", link_args() + [("format", "xlsx")]),
             "pager": pager(view["page"], view["pages"]) if view["pages"] > 1 else [],
@@ -273,7 +280,8 @@ def compare_page():
     if view["q"]:
         items = link_args("q", "by", "page", "per_doc") + [("q", view["q"]), ("by", view["by"])]
         links = {"csv": page_url("exports.compare_export", items + [("format", "csv")]),
-                 "xlsx": page_url("exports.compare_export", items + [("format", "xlsx")])}
+                 "xlsx": page_url("exports.compare_export", items + [("format", "xlsx")]),
+                 "atlas": atlas_url(view["q"], view["by"])}
     return render_template("compare.html", **view, links=links, more_limit=COMPARE_MORE, SORT_LABELS=SORT_LABELS,
                            refine=refine_fields())
 

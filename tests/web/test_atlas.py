@@ -115,6 +115,38 @@ def test_atlas_page_grid_share_link_and_csv(client):
     assert client.get("/atlas", query_string={"m": "x", "by": "city"}).status_code == 400
 
 
+def test_suggestions_are_measures_not_the_reports_own_parts(engine):
+    from search.atlas import REPORT_PART, heading_suggestions
+    from search.match import passage_table
+
+    headings = passage_table(engine._state).headings.names
+    assert any("年工作计划" in h for h in headings if h)  # the seeds have such parts: 2023年工作计划 …
+    suggested = heading_suggestions(engine._state, 100)
+    assert "全面推进政务公开" in suggested and "加强合法性审核" in suggested
+    assert not [s for s in suggested if REPORT_PART.search(s)]
+    assert not [s for s in suggested if "工作计划" in s or "建设情况" in s]
+
+
+def test_every_page_leads_to_the_atlas_and_search_and_compare_open_their_topic_in_it(client):
+    from urllib.parse import parse_qs, urlsplit
+    import html
+    import re
+
+    def atlas_links(page: str) -> list[dict]:
+        hrefs = [html.unescape(h) for h in re.findall(r'href="(/atlas[^"]*)"', page)]
+        return [parse_qs(urlsplit(h).query) for h in hrefs]
+
+    home = client.get("/").get_data(as_text=True)
+    assert {} in atlas_links(home)  # the navigation: the atlas, empty
+    found = client.get("/", query_string=[("q", "法律顾问 -人大"), ("region", "广东省广州市"), ("page", "1")]).get_data(as_text=True)
+    assert {"m": ["法律顾问"], "region": ["广东省广州市"]} in atlas_links(found)  # the topic, less exclusions, same scope
+    rows = client.get("/compare", query_string={"q": "公平竞争审查", "by": "issuing_body"}).get_data(as_text=True)
+    assert {"m": ["公平竞争审查"], "by": ["issuing_body"]} in atlas_links(rows)
+    linked = client.get("/atlas", query_string={"m": "法律顾问", "region": "广东省广州市"}).get_data(as_text=True)
+    assert linked.count('<tr><th class="m">') == 1 + 1  # the link opens a grid, over the filtered reports
+    assert linked.count("<th title=") < client.get("/atlas", query_string={"m": "法律顾问"}).get_data(as_text=True).count("<th title=")
+
+
 def test_a_quoted_phrase_is_matched_exactly(engine):
     from core.textform import to_simplified
 
