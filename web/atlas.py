@@ -97,7 +97,7 @@ def atlas_export():
     rows = [{
         "measure": c["measure"], "column": c["column"], "title": titles.get(c["column"], ""),
         "status": STATUS_LABELS[c["status"]], "text": c["text"] or "",
-        "link": (url_for("pages.document_page", doc_id=c["doc_id"], p=c["passage_id"], _external=True)
+        "link": (url_for("pages.document_page", doc_id=c["doc_id"], p=c["passage_id"], q=c["measure"], _external=True)
                  + "#" + c["passage_id"]) if c.get("passage_id") else "",
     } for c in result.cells]
     share, _ = _links(measures, query)

@@ -108,6 +108,12 @@ def test_atlas_page_grid_share_link_and_csv(client):
     assert page.count('<tr><th class="m">') == 1 + 2 and 'class="strong"' in page and "未提及" in page
     assert "/atlas?m=%E6%B3%95%E5%BE%8B%E9%A1%BE%E9%97%AE&amp;m=" in page  # shareable: the measures as m=…
     assert "/documents/" in page and "#" in page  # a cell opens its evidence passage
+    import html
+    import re
+    link = html.unescape(re.search(r'<td class="strong"><a href="([^"]+)"', page).group(1))
+    assert "q=%E6%B3%95%E5%BE%8B%E9%A1%BE%E9%97%AE" in link  # … with the measure marked in the whole report
+    report = client.get(link.split("#")[0]).get_data(as_text=True)
+    assert "“法律顾问”：" in report and 'id="hit-next"' in report
     csv_text = client.get("/atlas/export", query_string={"m": "法律顾问", "by": "year", "format": "csv"}).get_data(as_text=True)
     about, rows = read_csv_export(csv_text, ATLAS_COLUMNS)  # what was asked, then the cells under Chinese headers
     assert about["措施"] == "法律顾问" and len(rows) == 5  # five years, one row each
