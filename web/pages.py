@@ -14,6 +14,7 @@ from core.errors import NotFoundError
 from core.filters import LIST_FIELDS, Filters
 from core.textform import to_simplified, tokenize_query
 from search import exclusions
+from search import match as matching
 from search.engine import MAX_K, SORTS, sort_value
 from search.highlight import highlight_spans
 
@@ -311,7 +312,7 @@ def document_page(doc_id: str):
     except NotFoundError:
         abort(404, f"索引中没有这份文档：{doc_id}")
     q, note = page_query()
-    blocks, marks = _blocks(doc, tokenize_query(topic(q)) if q else [])  # never an excluded word
+    blocks, marks = _blocks(doc, report_marks(topic(q), doc["text"]) if q else [])  # never an excluded word
     return render_template(
         "document.html", doc=doc, blocks=blocks, marks=marks, toc=_toc(doc), focus=request.args.get("p"), q=q,
         note=note, plain=url_for("pages.document_page", doc_id=doc_id, p=request.args.get("p") or None),
@@ -338,6 +339,20 @@ def _toc(doc: dict) -> list[dict]:
                 seen.add(key)
                 entries.append({"depth": depth, "title": key[-1], "target": p["passage_id"]})
     return entries
+
+
+def report_marks(q: str, text: str) -> list[str]:
+    """What the whole-report find bar marks: the query's phrases and their other names where the report holds
+    any of them (法律顾问, not every 法律 of 法律服务), else its words.
+
+    jieba's search-mode sub-words are there for recall; in a whole report they outnumber the phrase (26 marks
+    for 法律顾问 in the 2018 Guangzhou report, 10 of them the phrase) and next/previous would step through
+    every 法律. A passage shown as a hit keeps every word marked: it is there because it matched.
+    """
+    mq = matching.analyze(q)
+    folded = to_simplified(text).lower()
+    phrases = [p for p in dict.fromkeys(mq.quoted + mq.segments + mq.aliases) if len(p) >= 2 and p in folded]
+    return phrases or tokenize_query(q)
 
 
 def _blocks(doc: dict, tokens: list[str]) -> tuple[list[dict], int]:

@@ -44,6 +44,21 @@ def test_document_page_and_similar_from_paragraph_and_selection(client, doc_id_o
     assert "文档列表" in client.get("/documents").get_data(as_text=True)
 
 
+@pytest.mark.model
+def test_a_report_marks_the_query_phrase_not_each_of_its_words_unless_the_phrase_is_absent(client, doc_id_of):
+    from core.textform import to_simplified
+
+    doc_id = doc_id_of("gz_gov_2018_trad")
+    text = to_simplified(client.get(f"/api/documents/{doc_id}").get_json()["text"])
+    marks = lambda q: re.findall(r'<mark id="hit-\d+">([^<]*)</mark>',  # noqa: E731
+                                 client.get(f"/documents/{doc_id}", query_string={"q": q}).get_data(as_text=True))
+    phrase = marks("法律顾问")
+    assert text.count("法律") > text.count("法律顾问") >= 3  # the report has 法律 outside the phrase
+    assert len(phrase) == text.count("法律顾问") and set(phrase) == {"法律顧問"}  # as written, never 法律 alone
+    words = marks("法律顾问工作考评")  # a phrase the report doesn't hold: its words are marked instead
+    assert "法律顧問" in words and len(words) > len(phrase)
+
+
 def test_text_is_escaped_everywhere(tmp_path):
     folder = tmp_path / "docs"
     folder.mkdir()
