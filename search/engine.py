@@ -22,7 +22,8 @@ from core.storage import IndexReader, IndexStorage, open_storage, prepare_retrie
 from core.textform import matching_form, to_simplified, tokenize, tokenize_query
 
 from .filters import facet_counts
-from .fusion import RRF_K, SEARCH_DENSE_WEIGHT, level_first_within_groups, limit_per_group, reciprocal_rank_fusion, weighted_sum, z_scores
+from .fusion import (RRF_K, SEARCH_DENSE_WEIGHT, level_first_within_groups, limit_per_group, reciprocal_rank_fusion,
+                     weighted_sum, z_scores)
 from .find_similar import resolve_source, similar_ranked
 from .highlight import highlight_spans
 from .results import Hit, SearchResult, document_summary, group_by_document
