@@ -54,18 +54,11 @@ def fused_with_feedback(self, state, tokens, vector, mode, filters, exclude_doc,
 def stard_engine(folder: Path, shared: Path):
     import quality
 
-    articles = quality.load_jsonl(shared / "eval" / "stard-articles.jsonl")
-    judged = {str(a["id"]) for a in articles}
-    queries = [q for q in quality.load_jsonl(shared / "eval" / "stard-train.jsonl")
-               if {str(r) for r in q["relevant"]} & judged]
+    corpus, queries = quality.stard_corpus(shared)
     folder.mkdir(parents=True, exist_ok=True)
     if (folder / "index" / "CURRENT").exists():
         engine = SearchEngine(open_storage(Settings(index=str(folder / "index"))))
     else:
-        distractors = quality.distractor_articles(shared, 4000, {a["text"].strip() for a in articles},
-                                                  {a["title"] for a in articles})
-        corpus = [{"id": str(a["id"]), "title": a["title"], "text": a["text"]} for a in articles]
-        corpus += [{"id": f"d{i}", **d} for i, d in enumerate(distractors)]
         engine = quality.build(corpus, folder, Encoder())[0]
     id_of = {d["doc_id"]: d["source"].rsplit("#", 1)[1] for d in engine.documents()}
 

@@ -378,17 +378,9 @@ def stard_corpora(shared: Path, queries_limit: int) -> tuple[dict, list[dict]]:
     import opencc
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from quality import distractor_articles, load_jsonl
+    from quality import stard_corpus
 
-    articles = load_jsonl(shared / "eval" / "stard-articles.jsonl")
-    queries = load_jsonl(shared / "eval" / "stard-train.jsonl")
-    if queries_limit:
-        queries = queries[:queries_limit]
-    judged_ids = {str(a["id"]) for a in articles}
-    queries = [q for q in queries if {str(r) for r in q["relevant"]} & judged_ids]
-    distractors = distractor_articles(shared, 4000, {a["text"].strip() for a in articles}, {a["title"] for a in articles})
-    corpus = [{"id": str(a["id"]), "title": a["title"], "text": a["text"]} for a in articles]
-    corpus += [{"id": f"d{i}", **d} for i, d in enumerate(distractors)]
+    corpus, queries = stard_corpus(shared, 4000, queries_limit)
     s2t = opencc.OpenCC("s2t")
     traditional = [{**d, "title": s2t.convert(d["title"]), "text": s2t.convert(d["text"])} for d in corpus]
     return {"stard": corpus, "stard-trad": traditional}, queries

@@ -85,6 +85,21 @@ def distractor_articles(shared: Path, count: int, judged_texts: set[str], judged
     return rng.sample(pool, min(count, len(pool)))
 
 
+def stard_corpus(shared: Path, distractors: int = 4000, queries_limit: int = 0) -> tuple[list[dict], list[dict]]:
+    """(the judged STARD articles + `distractors` cn-laws articles, fixed seed; the train questions, the first
+    `queries_limit` when set, that have a judged article), as every STARD benchmark here builds them."""
+    articles = load_jsonl(shared / "eval" / "stard-articles.jsonl")
+    queries = load_jsonl(shared / "eval" / "stard-train.jsonl")
+    if queries_limit:
+        queries = queries[:queries_limit]
+    judged_ids = {str(a["id"]) for a in articles}
+    queries = [q for q in queries if {str(r) for r in q["relevant"]} & judged_ids]
+    extra = distractor_articles(shared, distractors, {a["text"].strip() for a in articles}, {a["title"] for a in articles})
+    corpus = [{"id": str(a["id"]), "title": a["title"], "text": a["text"]} for a in articles]
+    corpus += [{"id": f"d{i}", **d} for i, d in enumerate(extra)]
+    return corpus, queries
+
+
 def metrics(ranked: list[str], relevant: set[str]) -> tuple[float, float, float]:
     """(Recall@K, MRR@K, nDCG@K) of one ranked list of article ids."""
     top = ranked[:K]
@@ -145,17 +160,8 @@ def main() -> None:
     parser.add_argument("--milvus-uri", default="", help="default: a Milvus Lite file in a temporary folder")
     args = parser.parse_args()
 
-    articles = load_jsonl(args.shared / "eval" / "stard-articles.jsonl")
-    queries = load_jsonl(args.shared / "eval" / "stard-train.jsonl")
-    if args.queries:
-        queries = queries[: args.queries]
-    judged_ids = {str(a["id"]) for a in articles}
-    queries = [q for q in queries if {str(r) for r in q["relevant"]} & judged_ids]
-    distractors = distractor_articles(
-        args.shared, args.distractors, {a["text"].strip() for a in articles}, {a["title"] for a in articles},
-    )
-    corpus = [{"id": str(a["id"]), "title": a["title"], "text": a["text"]} for a in articles]
-    corpus += [{"id": f"d{i}", **d} for i, d in enumerate(distractors)]
+    corpus, queries = stard_corpus(args.shared, args.distractors, args.queries)
+    n_articles = sum(1 for d in corpus if not d["id"].startswith("d"))
     s2t = opencc.OpenCC("s2t")
     traditional = [{**d, "title": s2t.convert(d["title"]), "text": s2t.convert(d["text"])} for d in corpus]
 
@@ -169,7 +175,7 @@ def main() -> None:
             result = evaluate(engine, queries, id_of)
             rows.append((label, passages, seconds, result))
 
-    print(f"STARD: {len(articles)} judged + {len(distractors)} distractor articles, {len(queries)} train queries, "
+    print(f"STARD: {n_articles} judged + {len(corpus) - n_articles} distractor articles, {len(queries)} train queries, "
           f"model {encoder.name}, runtime {encoder.runtime}, backend {args.backend}\n")
     print("| corpus | system | Recall@10 | MRR@10 | nDCG@10 |")
     print("|---|---|---|---|---|")
