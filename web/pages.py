@@ -129,12 +129,14 @@ def facet_active(name: str, value: str) -> bool:
 
 # What a weak hit or cell is (docs/atlas.md: most are graded absent): the tooltip of every 可能相关 mark
 WEAK_TITLE = "与检索内容相近，但未确认写到：请核对原文；加引号只看写出该名称的段落和文档"
+ATLAS_LINK_TITLE = "每份文档一格：涉及、可能相关或未提及"  # what the 措施图谱 link beside a result list opens
 
 
 @bp.app_context_processor
 def _facet_helpers():
     return {"toggle_url": toggle_url, "without_url": without_url, "facet_active": facet_active,
-            "FACET_LABELS": FACET_LABELS, "VALUE_LABELS": VALUE_LABELS, "WEAK_TITLE": WEAK_TITLE}
+            "FACET_LABELS": FACET_LABELS, "VALUE_LABELS": VALUE_LABELS, "WEAK_TITLE": WEAK_TITLE,
+            "ATLAS_LINK_TITLE": ATLAS_LINK_TITLE}
 
 
 def choice(name: str, allowed, default: str) -> str:
