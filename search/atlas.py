@@ -9,14 +9,15 @@ description, with optional aliases after `|` (农民工|进城务工人员); the
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.textform import matching_form
+from core.filters import Filters
+from core.textform import matching_form, tokenize_query
 
 from .aliases import split_measure
-from core.filters import Filters
 from .highlight import highlight_spans
 from .match import MatchModel, analyze, default_model, features, passage_table
 from .results import SearchResult, group_by_document
@@ -136,8 +137,8 @@ def second_passages(z: np.ndarray, group: np.ndarray, n_groups: int, best: np.nd
     return out
 
 
-def evidence_text(records: list, highlight_terms: list[str], folded: list[str | None] | None = None
-                  ) -> tuple[str, list[list[int]], list[dict]]:
+def evidence_text(records: list, highlight_terms: list[str], folded: list[str | None] | None = None,
+                  phrases: Sequence[str] = ()) -> tuple[str, list[list[int]], list[dict]]:
     """(text, highlights, excerpts) of a cell's evidence passages, joined by EXCERPT_SEPARATOR; each excerpt
     says which passage it is and where it sits in the text. `folded`: the passages' matching forms."""
     parts, spans, excerpts, offset = [], [], [], 0
@@ -145,7 +146,7 @@ def evidence_text(records: list, highlight_terms: list[str], folded: list[str | 
         if k:
             parts.append(EXCERPT_SEPARATOR)
             offset += len(EXCERPT_SEPARATOR)
-        marks, _terms = highlight_spans(record.text, highlight_terms, folded[k] if folded else None)
+        marks, _terms = highlight_spans(record.text, highlight_terms, folded[k] if folded else None, phrases)
         spans += [[s + offset, e + offset] for s, e in marks]
         excerpts.append({"passage_id": record.passage_id, "start": offset, "end": offset + len(record.text)})
         parts.append(record.text)
@@ -232,7 +233,8 @@ def compute_atlas(engine, measures: list[str], by: str = "document", filters: Fi
     records = iter(state.passages_at([pos for _, picked, _ in wanted for pos in picked]))
     for cell, picked, mq in wanted:
         chosen = [next(records) for _ in picked]
-        text, spans, excerpts = evidence_text(chosen, mq.highlight_terms, [r.match_text.lower() for r in chosen])
+        text, spans, excerpts = evidence_text(chosen, mq.highlight_terms, [r.match_text.lower() for r in chosen],
+                                             mq.phrases)
         cell.update(passage_id=chosen[0].passage_id, text=text, highlights=spans, doc_id=chosen[0].doc_id,
                     heading_path=chosen[0].heading_path, passages=excerpts)
     result = AtlasResult(by, out_measures, columns, cells, filters, state.version)
@@ -279,11 +281,10 @@ def compare_rows(engine, state, query: str, by: str, filters: Filters, limit: in
     ]
     absent.sort(key=lambda a: (a["year"] or "9999", a["title"]))
     records = state.passages_at([state.passage_pos[c["passage_id"]] for c, _ in rows])
-    mq_terms = analyze(query).highlight_terms
-    from core.textform import tokenize_query
-
-    marks = mq_terms + tokenize_query(query)
-    hits = [engine._hit(state, record, cell["score"], marks, None, None, level=(cell["status"], cell["score"]))
+    mq = analyze(query)
+    marks = mq.highlight_terms + tokenize_query(query)
+    hits = [engine._hit(state, record, cell["score"], marks, None, None, level=(cell["status"], cell["score"]),
+                        phrases=mq.phrases)
             for (cell, _), record in zip(rows, records)]
     return SearchResult(hits, query=query, version=state.version, groups=group_by_document(hits),
                         facets=facets, filters=filters, min_match=min_match, absent=absent)

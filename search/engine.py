@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -371,10 +371,13 @@ class SearchEngine:
         if mq is not None and not cut:
             levels.update(matching.passage_levels(state, mq, [p for p, _ in chosen], known_cosines=cosines))
         records = state.passages_at([pos for pos, _ in chosen])
-        marks = tokens if mq is None or shared_marks else mq.highlight_terms + tokens
+        marks, phrases = tokens, ()
+        if mq is not None and not shared_marks:  # the query's phrases and words; an alias is marked whole only
+            own = set(tokenize_query(mq.text))  # (公职律师, never its 律师 alone)
+            marks, phrases = mq.highlight_terms + [t for t in tokens if t in own], mq.phrases
         hits = [
             self._hit(state, record, score, marks, lex_rank.get(pos), dense_rank.get(pos), shared_marks, explain,
-                      levels.get(pos), how(pos) if explain else None)
+                      levels.get(pos), how(pos) if explain else None, phrases)
             for (pos, score), record in zip(chosen, records)
         ]
         result = SearchResult(
@@ -410,12 +413,12 @@ class SearchEngine:
     def _hit(
         self, state: IndexReader, p: PassageRecord, score: float, tokens: list[str], bm25_rank, dense_rank,
         shared_marks: bool = False, explain: bool = False, level: tuple[str | None, float] | None = None,
-        fusion: dict | None = None,
+        fusion: dict | None = None, phrases: Sequence[str] = (),
     ) -> Hit:
         doc = state.documents[p.doc_id]
         if shared_marks:  # find-similar: only the rarest words this hit shares with the source
             tokens = distinctive(state, set(tokens) & set(p.tokens), SIMILAR_HIGHLIGHT_TERMS)
-        spans, terms = highlight_spans(p.text, tokens)
+        spans, terms = highlight_spans(p.text, tokens, phrases=phrases)
         return Hit(
             passage_id=p.passage_id, doc_id=p.doc_id, title=doc.display_title, source=doc.name,
             heading_path=p.heading_path, text=p.text, score=round(float(score), 6), matched_terms=terms,

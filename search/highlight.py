@@ -2,21 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from core.textform import to_simplified, token_spans
 
 
-def highlight_spans(text: str, query_tokens: list[str], folded: str | None = None
-                    ) -> tuple[list[tuple[int, int]], list[str]]:
+def held_terms(folded: str, query_tokens: Sequence[str], phrases: Sequence[str]) -> list[str]:
+    """The terms to mark in one passage: the phrases it holds, and the tokens that are not part of one of them.
+
+    jieba's search-mode sub-words are there for recall. Where a passage holds 公平竞争审查, marking every
+    other 审查 (or 法律 beside 法律顾问) shows words the user did not ask for, as if they were hits; where it
+    does not hold the phrase, its words are what matched and stay marked."""
+    held = [p for p in dict.fromkeys(phrases) if len(p) >= 2 and p in folded]
+    return held + [t for t in query_tokens if t not in held and not any(t in p for p in held)]
+
+
+def highlight_spans(text: str, query_tokens: Sequence[str], folded: str | None = None,
+                    phrases: Sequence[str] = ()) -> tuple[list[tuple[int, int]], list[str]]:
     """(merged spans in `text`, distinct matched terms as written in `text`) for the query's tokens.
 
     `folded`: a lower-case Simplified form of `text` the caller already holds (the index's matching form),
-    used when it has the same length, so that its offsets index `text`."""
-    wanted = set(query_tokens)
-    if not wanted:
+    used when it has the same length, so that its offsets index `text`. `phrases`: the query's phrases and
+    other names (folded); where the passage holds one, the tokens inside it are not marked apart from it."""
+    if not query_tokens and not phrases:
         return [], []
     # to_simplified keeps length, so offsets found in the Simplified form index the original text.
     if folded is None or len(folded) != len(text):
         folded = to_simplified(text).lower()
+    wanted = set(held_terms(folded, query_tokens, phrases) if phrases else query_tokens)
+    if not wanted:
+        return [], []
     spans: list[tuple[int, int]] = []
     for token in wanted:
         if len(token) < 2:

@@ -74,6 +74,11 @@ class MatchQuery:
             self.quoted_forms = [[q] for q in self.quoted]
 
     @property
+    def phrases(self) -> list[str]:
+        """Quoted phrases, phrases and aliases: a passage that holds one has it marked whole (search/highlight.py)."""
+        return list(dict.fromkeys(self.quoted + self.segments + self.aliases))
+
+    @property
     def highlight_terms(self) -> list[str]:
         """Words to mark in a hit: whole phrases and aliases first, so a phrase stays one highlight."""
         return list(dict.fromkeys(self.quoted + self.segments + self.aliases + self.terms))

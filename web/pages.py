@@ -16,7 +16,7 @@ from core.textform import to_simplified, tokenize_query
 from search import exclusions
 from search import match as matching
 from search.engine import MAX_K, SORTS, sort_value
-from search.highlight import highlight_spans
+from search.highlight import held_terms, highlight_spans
 
 from .context import get_engine
 from .contract import MAX_QUERY_CHARS, MAX_TEXT_CHARS, YEAR_MAX, YEAR_MIN, FilterParams, problem
@@ -344,17 +344,15 @@ def _toc(doc: dict) -> list[dict]:
 
 
 def report_marks(q: str, text: str) -> list[str]:
-    """What the whole-report find bar marks: the query's phrases and their other names where the report holds
-    any of them (法律顾问, not every 法律 of 法律服务), else its words.
+    """What the whole-report find bar marks: the query's phrases and other names that the report holds
+    (法律顾问, not every 法律 of 法律服务), and the words of the query that are not part of one of them.
 
-    jieba's search-mode sub-words are there for recall; in a whole report they outnumber the phrase (26 marks
-    for 法律顾问 in the 2018 Guangzhou report, 10 of them the phrase) and next/previous would step through
-    every 法律. A passage shown as a hit keeps every word marked: it is there because it matched.
+    In a whole report jieba's search-mode sub-words outnumber the phrase (26 marks for 法律顾问 in the 2018
+    Guangzhou report, 10 of them the phrase), and next/previous would step through every 法律. A hit's
+    passage follows the same rule (search/highlight.py `held_terms`).
     """
     mq = matching.analyze(q)
-    folded = to_simplified(text).lower()
-    phrases = [p for p in dict.fromkeys(mq.quoted + mq.segments + mq.aliases) if len(p) >= 2 and p in folded]
-    return phrases or tokenize_query(q)
+    return held_terms(to_simplified(text).lower(), tokenize_query(q), mq.phrases)
 
 
 def _blocks(doc: dict, tokens: list[str]) -> tuple[list[dict], int]:

@@ -1,7 +1,7 @@
 """Reciprocal rank fusion, per-document limits and highlighting."""
 
 from search.fusion import level_first_within_groups, limit_per_group, reciprocal_rank_fusion
-from search.highlight import highlight_spans
+from search.highlight import held_terms, highlight_spans
 
 
 def test_rrf_rewards_items_ranked_by_both_lists():
@@ -26,6 +26,17 @@ def test_a_group_shows_its_strong_item_at_the_place_of_its_best_one():
     assert out == [(2, 0.7), (3, 0.6), (4, 0.5), (1, 0.8), (0, 0.9)]  # each item keeps its own score
     assert [i for i, _ in limit_per_group(out, lambda i: "ab"[i % 2], 1, 10)] == [2, 3]
     assert level_first_within_groups(items, lambda i: "ab"[i % 2], lambda i: False) == items
+
+
+def test_a_held_phrase_keeps_its_words_from_being_marked_apart():
+    tokens = ["公平", "竞争", "公平竞争", "审查", "制度"]
+    assert held_terms("开展公平竞争审查，加强审查", tokens, ["公平竞争审查"]) == ["公平竞争审查", "制度"]
+    assert held_terms("加强合法性审查", tokens, ["公平竞争审查"]) == tokens  # the phrase is absent: its words
+    text = "開展公平競爭審查，加強審查制度建設"
+    spans, terms = highlight_spans(text, tokens, phrases=["公平竞争审查"])
+    assert [text[s:e] for s, e in spans] == ["公平競爭審查", "制度"] and terms == ["公平競爭審查", "制度"]
+    before = highlight_spans(text, ["公平竞争审查"] + tokens)[0]  # every token marked, as without phrases
+    assert [text[s:e] for s, e in before] == ["公平競爭審查", "審查", "制度"]
 
 
 def test_simplified_query_terms_highlight_traditional_text():

@@ -32,11 +32,29 @@ def test_hits_carry_match_and_groups_are_not_padded(engine):
     assert counted == len({h.doc_id for h in strong.hits}) or counted <= len(result.facets["script"]) + 5
 
 
-def test_a_phrase_stays_whole_in_highlights(engine):
-    hit = next(h for h in engine.search("公平竞争审查").hits if "公平竞争审查" in h.text)
-    marked = [hit.text[s:e] for s, e in hit.highlights]
-    assert any("公平竞争审查" in m for m in marked)
-    assert not any(m == "公平竞争" for m in marked)
+@pytest.mark.parametrize("query", ["公平竞争审查", "法律顾问"])
+def test_a_phrase_stays_whole_in_highlights(engine, query):
+    """Where a hit holds the phrase, only the phrase and its other names are marked (no 审查 or 法律 alone
+    elsewhere in the passage, no 律师 of the alias 公职律师); where it doesn't, its words are."""
+    from core.textform import to_simplified, tokenize_query
+    from search.atlas import compute_atlas
+    from search.match import analyze
+
+    names = [query] + analyze(query).aliases
+
+    def stray(text, spans):
+        return [to_simplified(text[s:e]) for s, e in spans if not any(n in to_simplified(text[s:e]) for n in names)]
+
+    hits = engine.search(query, k=30, per_doc=None).hits
+    holding = [h for h in hits if query in to_simplified(h.text)]
+    assert len(holding) >= 3
+    assert all(h.highlights and not stray(h.text, h.highlights) for h in holding), \
+        [(h.passage_id, stray(h.text, h.highlights)) for h in holding]
+    words = set(tokenize_query(query))
+    others = [h for h in hits if query not in to_simplified(h.text) and h.highlights]
+    assert others and all(to_simplified(h.text[s:e]) in words for h in others for s, e in h.highlights)
+    cells = [c for c in compute_atlas(engine, [query]).to_json()["cells"] if query in to_simplified(c.get("text") or "")]
+    assert cells and all(not stray(c["text"], c["highlights"]) for c in cells)
 
 
 def test_compare_lists_the_reports_that_do_not_address_it(engine):
