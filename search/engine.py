@@ -25,7 +25,7 @@ from .filters import facet_counts
 from .fusion import (RRF_K, SEARCH_DENSE_WEIGHT, level_first_within_groups, limit_per_group, reciprocal_rank_fusion,
                      weighted_sum, z_scores)
 from .find_similar import resolve_source, similar_ranked
-from .highlight import highlight_spans
+from .highlight import grow_to_shared, highlight_spans
 from .results import Hit, SearchResult, document_summary, group_by_document
 from . import aliases, exclusions
 from . import match as matching
@@ -276,6 +276,7 @@ class SearchEngine:
         for row, record in zip(rows, state.passages_at([r.pos for r in rows])):
             level = levels.get(row.pos)
             hit = self._hit(state, record, row.score, row.marks, None, None, level=level)
+            hit.highlights, hit.matched_terms = grow_to_shared(record.text, hit.highlights, source.body)
             hit.explain = {**row.explain, "match_p": round(level[1], 4) if level else None} if explain else None
             hits.append(hit)
         return SearchResult(

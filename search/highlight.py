@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 from core.textform import to_simplified, token_spans
 
+from .source_terms import is_filler
+
 
 def held_terms(folded: str, query_tokens: Sequence[str], phrases: Sequence[str]) -> list[str]:
     """The terms to mark in one passage: the phrases it holds, and the tokens that are not part of one of them.
@@ -43,14 +45,50 @@ def highlight_spans(text: str, query_tokens: Sequence[str], folded: str | None =
     singles = {t for t in wanted if len(t) == 1}
     if singles:  # one-character words only where jieba also reads them as a word
         spans += [(s, e) for token, s, e in token_spans(text, singles) if token in singles]
-    merged: list[tuple[int, int]] = []
-    for start, end in sorted(spans):
-        if merged and start < merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
-        else:
-            merged.append((start, end))
+    merged = _merged(spans)
     terms: list[str] = []
     for start, end in merged:
         if text[start:end] not in terms:
             terms.append(text[start:end])
     return merged, terms
+
+
+def grow_to_shared(text: str, spans: list[tuple[int, int]], source: str) -> tuple[list[tuple[int, int]], list[str]]:
+    """find-similar's marks grown by their neighbouring words (2+ characters) while the run also occurs in the
+    source, so that a shared 公平竞争审查 shows whole rather than as its rare part 公平竞争 with 审查 unmarked.
+
+    A mark grows by whole words of both texts only. One-character words (的, 和) and filler (落实, 开展, 三是,
+    制度: source_terms.is_filler) never extend it.
+    Returns (merged spans, distinct marked terms as written)."""
+    if not spans:
+        return [], []
+    folded, wanted = to_simplified(text).lower(), to_simplified(source).lower()
+    source_words = {t for t, _s, _e in token_spans(source)}  # whole words: 合法 never grows into the source's 合法性
+    words = [(s, e) for t, s, e in token_spans(text, {folded[a:b] for a, b in spans})
+             if e - s >= 2 and not is_filler(t) and t in source_words]
+    after, before = {s: e for s, e in words}, {e: s for s, e in words}
+    grown = []
+    for start, end in spans:
+        while end in after and folded[start:after[end]] in wanted:
+            end = after[end]
+        while start in before and folded[before[start]:end] in wanted:
+            start = before[start]
+        grown.append((start, end))
+    merged: list[tuple[int, int]] = []
+    for start, end in _merged(grown):  # touching marks (公平 + 竞争审查) are one where the source has them so
+        if merged and start == merged[-1][1] and folded[merged[-1][0]:end] in wanted:
+            merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((start, end))
+    return merged, list(dict.fromkeys(text[s:e] for s, e in merged))
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Overlapping spans as one, in order."""
+    out: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if out and start < out[-1][1]:
+            out[-1] = (out[-1][0], max(end, out[-1][1]))
+        else:
+            out.append((start, end))
+    return out

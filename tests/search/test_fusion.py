@@ -1,7 +1,7 @@
 """Reciprocal rank fusion, per-document limits and highlighting."""
 
 from search.fusion import level_first_within_groups, limit_per_group, reciprocal_rank_fusion
-from search.highlight import held_terms, highlight_spans
+from search.highlight import grow_to_shared, held_terms, highlight_spans
 
 
 def test_rrf_rewards_items_ranked_by_both_lists():
@@ -37,6 +37,17 @@ def test_a_held_phrase_keeps_its_words_from_being_marked_apart():
     assert [text[s:e] for s, e in spans] == ["公平競爭審查", "制度"] and terms == ["公平競爭審查", "制度"]
     before = highlight_spans(text, ["公平竞争审查"] + tokens)[0]  # every token marked, as without phrases
     assert [text[s:e] for s, e in before] == ["公平競爭審查", "審查", "制度"]
+
+
+def test_a_similar_mark_grows_to_the_run_it_shares_with_the_source_but_not_by_filler():
+    source = "全面落实公平竞争审查制度，对新制定的政策措施开展公平竞争审查"
+    text = "嚴格落實公平競爭審查，清理政策措施"
+    rare = [(4, 8), (13, 17)]  # 公平競爭, 政策措施: the source's rarest words, as find-similar marks them
+    spans, terms = grow_to_shared(text, rare, source)
+    assert terms == ["公平競爭審查", "政策措施"]  # 審查 joins; 落實 (filler) and 清理 (not in the source) don't
+    assert grow_to_shared(text, [(4, 6), (6, 8)], source)[1] == ["公平競爭審查"]  # touching marks become one
+    assert grow_to_shared("公平竞争与审查", [(0, 4)], source)[1] == ["公平竞争"]  # the run must be in the source
+    assert grow_to_shared(text, [], source) == ([], [])
 
 
 def test_simplified_query_terms_highlight_traditional_text():

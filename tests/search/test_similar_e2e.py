@@ -69,6 +69,18 @@ def test_traditional_report_is_highlighted_in_its_own_script(engine):
     assert all(trad.text[s:e] in trad.matched_terms for s, e in trad.highlights)
 
 
+def test_a_shared_phrase_is_marked_whole_not_as_its_rare_part(engine):
+    """The source says 公平竞争审查; its rarest word is 公平竞争, but a hit shows the shared phrase whole."""
+    source = passage_with(engine, "公平竞争审查工作指引")
+    hits = [h for h in engine.similar(passage_id=source.passage_id, k=5).hits if "公平竞争审查" in to_simplified(h.text)]
+    assert len(hits) >= 3
+    for hit in hits:
+        text = to_simplified(hit.text)
+        for start in (m.start() for m in re.finditer("公平竞争审查", text)):
+            assert any(s <= start and start + 6 <= e for s, e in hit.highlights), (hit.passage_id, hit.matched_terms)
+        assert not any(is_filler(to_simplified(t)) or len(t) < 2 for t in hit.matched_terms), hit.matched_terms
+
+
 def test_explain_gives_both_retrievers_and_the_second_stage(engine):
     source = passage_with(engine, "良匠律师事务所")
     hit = engine.similar(passage_id=source.passage_id, k=3, explain=True).hits[0]
