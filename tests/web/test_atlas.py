@@ -149,6 +149,11 @@ def test_suggestions_are_measures_not_the_reports_own_parts(engine):
     assert "全面推进政务公开" in suggested and "加强合法性审核" in suggested
     assert not [s for s in suggested if REPORT_PART.search(s)]
     assert not [s for s in suggested if "工作计划" in s or "建设情况" in s]
+    assert not [s for s in suggested if s.startswith("以") and s.endswith("点")]  # 以…为切入点: the measure inside
+    from search.atlas import suggestion_phrase
+
+    assert suggestion_phrase("（三）以强化合法性审核为切入点，提高依法决策水平") == "强化合法性审核"
+    assert suggestion_phrase("2.以信息化手段提升行政执法水平") == "以信息化手段提升行政执法水平"
 
 
 def test_every_page_leads_to_the_atlas_and_search_and_compare_open_their_topic_in_it(client):
