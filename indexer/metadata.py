@@ -36,6 +36,13 @@ LINE_BODY = re.compile(r"\s*" + BODY.pattern + r"\s*(?:(?:19|20)\d\d\s*年\s*\d{
 NATIONAL = re.compile(r"(?:国家|国务院|中华人民共和国|全国|最高人民|中央|中共|中国|第[一二三四五六七八九十]+届全国|"
                       r"行政院|立法院|司法院|考试院|监察院|"
                       r"(?!干部|全部|内部|外部|局部|本部|总部|支部|有关部|相关部|[东西南北中]部)[\u4e00-\u9fff]{1,9}?部(?!门|分|队))")
+# A national organ of the PRC covers the whole country: its region is 全国 (as legal databases file 中央法规 apart
+# from 地方法规), unless its name places it (国家税务总局广州市税务局). Taiwan's 行政院 or 立法院 are not in it.
+NATIONWIDE = re.compile(r"(?:中华人民共和国|国务院|全国人民代表大会|全国人大|最高人民(?:法院|检察院)|中共中央|中国共产党中央|国家)")
+PLACED = re.compile(r"[\u4e00-\u9fff]{2,7}(?:省|自治区)")
+NATIONAL_REGION = "全国"
+# A note after a title (2025年政府工作报告（摘要）, …计划（草案）) does not change who wrote it.
+TITLE_NOTE = re.compile(r"\s*[（(](?:摘要|草案|节选|全文|修订稿|征求意见稿|送审稿)[）)]\s*$")
 SENTENCE = re.compile(r"[，,。；;]")
 # A congress's term (第十三届) is not part of the body: 山东省第十二届 and 第十三届人民代表大会常务委员会 are one
 # body to a user choosing a facet, as legal databases list them (制定机关).
@@ -121,6 +128,9 @@ def extract_metadata(text: str, given_title: str = "", raw_text: str = "") -> Do
 
     body = issuing_body(title_s, head, tail)
     region = leading_region(body) or leading_region(title_s)
+    if not region and body:  # 国家税务总局广州市税务局: a national system's office, placed by the city it names
+        placed = text_city_pattern().search(body)
+        region = gazetteer().regions[placed.group(0)] if placed else NATIONAL_REGION if nationwide(body) else ""
     if not region:
         region = region_from_text(simplified)
 
@@ -150,7 +160,7 @@ def issuing_body(title: str, head: str, tail: str) -> str:
     lines = [line for line in head.split("\n") if line.strip()]
     # the opening sentence may follow the title and a salutation (市政府：)
     opening = lines[1:3] if title and lines and lines[0].strip() == title.strip() else lines[:2]
-    found = [TITLE_BODY.match(title), AUTHOR_TITLE.match(title) if AUTHORED.search(title) else None,
+    found = [TITLE_BODY.match(title), AUTHOR_TITLE.match(title) if AUTHORED.search(TITLE_NOTE.sub("", title)) else None,
              ENACTED_BY.search(head)]
     found += [OPENING_BODY.match(line) for line in opening if SENTENCE.search(line)]  # a sentence, not a title line
     found += [LINE_BODY.fullmatch(line) for line in lines + tail.split("\n")[-6:]]
@@ -166,6 +176,11 @@ def names_a_body(name: str) -> bool:
     if re.search(r"[我本该各贵]", name) or NOT_AN_ORGAN.search(name):
         return False
     return bool(leading_region(name) or NATIONAL.match(name))
+
+
+def nationwide(body: str) -> bool:
+    """Whether a body is a national organ of the PRC that no place name in it narrows (see NATIONWIDE)."""
+    return bool(body and NATIONWIDE.match(body) and not PLACED.search(body) and not text_city_pattern().search(body))
 
 
 def region_from_text(simplified: str) -> str:

@@ -73,7 +73,12 @@ def test_leading_region_reads_the_gazetteer(name, region):
     ("交通部臺灣鐵路管理局組織條例", "交通部臺灣鐵路管理局組織條例\n\n第 1 條 交通部為辦理鐵路運輸業務，特設臺灣鐵路管理局。", "", ""),
     # 总体布局 ends like 局 but is no body; a report's title names its author after the year
     ("2018年国务院政府工作报告", "2018年国务院政府工作报告\n\n各位代表：\n\n统筹推进“五位一体”总体布局，协调推进“四个全面”战略布局，各项工作取得新成效。",
-     "国务院", ""),
+     "国务院", "全国"),  # a national organ covers the whole country
+    ("1964年中华人民共和国国务院政府工作报告（摘要）", "1964年中华人民共和国国务院政府工作报告（摘要）\n\n五年来，我国各族人民……",
+     "中华人民共和国国务院", "全国"),  # a note after the title doesn't hide its author
+    ("国家税务总局广州市税务局2022年法治政府建设情况报告", "国家税务总局广州市税务局2022年法治政府建设情况报告\n\n一、主要举措",
+     "国家税务总局广州市税务局", "广东省广州市"),  # a national system's local office is where it is
+    ("行政院組織法", "行政院組織法\n\n中華民國三十六年三月三十一日國民政府制定公布\n\n第 1 條 行政院為國家最高行政機關。", "", ""),
     ("2024年法治政府建设工作报告", "2024年法治政府建设工作报告\n\n统筹推进“五位一体”总体布局，协调推进“四个全面”战略布局。", "", ""),
     # no body named, but a bureau's report keeps naming its city (any prefecture of the gazetteer)
     ("2023年法治政府建设情况报告", "2023年法治政府建设情况报告\n\n一、主要举措\n我局推进淄博市行政执法公示。淄博市各区县同步实施，"
