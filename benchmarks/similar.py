@@ -206,7 +206,7 @@ def collect(engine: SearchEngine, shared: Path, config: SimilarConfig) -> list[d
             stage = first_stage(state, source, Filters(), config)
             cands = second_stage_candidates(state, source, stage, config, min_docs=10)
             records = state.passages_at([c.pos for c in cands])
-            labels, docs, feats, fused = [], [], [], []
+            labels, docs, feats, fused, kept = [], [], [], [], []
             for c, r in zip(cands, records):
                 doc = state.documents[r.doc_id]
                 if j["norm"](doc.display_title) == source_title:
@@ -216,9 +216,11 @@ def collect(engine: SearchEngine, shared: Path, config: SimilarConfig) -> list[d
                 docs.append(r.doc_id)
                 feats.append([c.features[f] for f in FEATURES])
                 fused.append(c.fused)
+                kept.append(c.pos)
             rows.append({"pair": p["id"], "direction": f"{src}2{dst}", "labels": np.array(labels, bool),
                          "docs": np.array(docs), "X": np.array(feats, np.float32).reshape(-1, len(FEATURES)),
-                         "fused": np.array(fused, np.float32)})
+                         "fused": np.array(fused, np.float32), "pos": np.array(kept, np.int64),
+                         "source": source})
     return [prepare(r) for r in rows]
 
 
@@ -296,6 +298,7 @@ def collect_seeds(engine: SearchEngine, config: SimilarConfig) -> list[dict]:
         rows.append(prepare({"docs": np.array([c.doc_id for c in cands]), "labels": np.array(correct, bool),
                              "X": np.array([[c.features[f] for f in FEATURES] for c in cands], np.float32),
                              "fused": np.array([c.fused for c in cands], np.float32),
+                             "pos": np.array([c.pos for c in cands], np.int64), "source": source,
                              "n_relevant": len(task["relevant"])}))
     return rows
 

@@ -1,0 +1,189 @@
+"""The adapted model in find-similar's second stage only: does a second embedded form pick the counterpart?
+
+    python benchmarks/adapt_rerank.py [--shared ../shared] [--cache /work/cache/xs] [--model /work/cache/adapt/model]
+
+benchmarks/adapt.py fine-tunes e5-small without labels on article pairs mined from title-matched Taiwan/PRC
+laws outside the dev corpus. Used for everything (search included) it lost the cross-script questions
+(query_MRR 0.743 → 0.571) and found the partner law less often, while inside the partner law it chose the
+counterpart far more often (top-1 0.388 → 0.562). So here the base model keeps the first stage (which
+documents) and search, and the adapted model only adds a feature to the second stage (which passage of each
+document): `adapted_z`, the adapted cosine of source and candidate as a z-score among the candidates of the
+same document, like `cosine_z`.
+
+Every passage of the dev index (and a fresh seeds index) is embedded once with the adapted model (fp32,
+e5's `passage: ` prefix on the passage's matching text, as the index embeds it) and cached beside the index.
+Then the same 5-fold cross-validation by pair as `similar.py --tune` (same shuffle), with `adapted_z` ∈ {0, 1,
+2} added to the grid, and `adapted_z` replacing `cosine_z`. Never asserts. Last line:
+`adapt_rerank cv_mrr=… cv_hit10=… base_cv_mrr=… base_cv_hit10=… seed=… base_seed=…`
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import random
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from similar import (GRID, SHIPPED, collect, collect_seeds, ensure_index, seed_figure)  # noqa: E402
+from core.model import Encoder  # noqa: E402
+from core.textform import matching_form  # noqa: E402
+from search.engine import SearchEngine  # noqa: E402
+from search.rerank import FEATURES, group_z  # noqa: E402
+
+NAMES = FEATURES + ("adapted_z",)
+
+
+def load(model: Path):
+    """The adapted model (fp32, sentence-transformers)."""
+    from sentence_transformers import SentenceTransformer
+
+    st = SentenceTransformer(str(model), device="cpu")
+    st.max_seq_length = 256
+    return st
+
+
+def adapted_vectors(engine: SearchEngine, model: Path, cache: Path) -> np.ndarray:
+    """Every passage's adapted vector, by position (cached in `cache`)."""
+    state = engine._state
+    n = len(state.doc_of_pos)
+    if cache.exists():
+        vectors = np.load(cache)
+        if len(vectors) == n:
+            return vectors
+    st = load(model)
+    texts = [r.match_text for r in state.passages_at(list(range(n)))]
+    print(f"embedding {n} passages with {model} ...", file=sys.stderr)
+    vectors = st.encode(["passage: " + t for t in texts], batch_size=32, normalize_embeddings=True,
+                        show_progress_bar=False).astype(np.float32)
+    np.save(cache, vectors)
+    return vectors
+
+
+def add_feature(rows: list[dict], vectors: np.ndarray, state, encode) -> None:
+    """Append `adapted_z` to each row's feature matrix (the source: its passage's vector, or its text encoded)."""
+    for row in rows:
+        source = row["source"]
+        pos = source.origin_pos
+        whole = pos is not None and np.allclose(source.vector, state.vector_at(pos))
+        query = vectors[pos] if whole else encode(source.body)
+        if not len(row["pos"]):
+            row["X"] = np.zeros((0, len(NAMES)), np.float32)
+            continue
+        cos = vectors[row["pos"]] @ query
+        codes = row["codes"]
+        z = group_z(cos.astype(np.float64), codes, int(codes.max()) + 1)
+        row["X"] = np.column_stack([row["X"], z]).astype(np.float32)
+
+
+def rank_of_partner(row: dict, w: np.ndarray) -> int:
+    """Rank (1-based, 0 = beyond 10) of the partner; documents in first-stage order (as shipped)."""
+    if not len(row["labels"]):
+        return 0
+    score, codes = row["X"] @ w, row["codes"]
+    order = np.lexsort((-score, codes))
+    first = order[np.unique(codes[order], return_index=True)[1]]
+    fused = np.zeros(codes.max() + 1, np.float32)
+    np.maximum.at(fused, codes, row["fused"])
+    head, label = fused[codes[first]], row["labels"][first]
+    hits = np.flatnonzero(label)
+    if not len(hits):
+        return 0
+    rank = 1 + int((head > head[hits[0]]).sum())
+    return rank if rank <= 10 else 0
+
+
+def figures(rows: list[dict], w: np.ndarray) -> dict:
+    ranks = [rank_of_partner(r, w) for r in rows]
+    out = {"mrr": float(np.mean([1 / r if r else 0.0 for r in ranks])), "hit10": float(np.mean([r > 0 for r in ranks]))}
+    for d in ("tw2cn", "cn2tw"):
+        out[f"hit10_{d}"] = float(np.mean([x > 0 for x, r in zip(ranks, rows) if r["direction"] == d]))
+    return out
+
+
+def fit(rows: list[dict], grid: dict) -> np.ndarray:
+    best, best_w = -1.0, None
+    names = list(grid)
+    for values in itertools.product(*(grid[n] for n in names)):
+        weights = dict(zip(names, values))
+        w = np.array([weights.get(f, 0.0) for f in NAMES], np.float32)
+        if not w.any():
+            continue
+        m = figures(rows, w)["mrr"]
+        if m > best + 1e-9:
+            best, best_w = m, w
+    return best_w
+
+
+def cross_validate(rows: list[dict], seed_rows: list[dict], grid: dict, label: str, folds: int = 5) -> dict:
+    pairs = sorted({r["pair"] for r in rows})
+    random.Random(12).shuffle(pairs)  # the same folds as similar.py --tune
+    fold_of = {p: i % folds for i, p in enumerate(pairs)}
+    tests = []
+    for k in range(folds):
+        w = fit([r for r in rows if fold_of[r["pair"]] != k], grid)
+        tests.append(figures([r for r in rows if fold_of[r["pair"]] == k], w))
+        print(f"  [{label}] fold {k} {dict((n, float(x)) for n, x in zip(NAMES, w) if x)} "
+              f"test_mrr={tests[-1]['mrr']:.3f} hit10={tests[-1]['hit10']:.3f}")
+    cv = {key: (float(np.mean([t[key] for t in tests])), float(np.std([t[key] for t in tests])))
+          for key in ("mrr", "hit10", "hit10_tw2cn", "hit10_cn2tw")}
+    w = fit(rows, grid)
+    cv["all_w"] = {n: float(x) for n, x in zip(NAMES, w) if x}
+    cv["all"] = figures(rows, w)
+    cv["seed"] = seed_figure(seed_rows, w)
+    return cv
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
+    parser.add_argument("--cache", type=Path, default=Path("/work/cache/xs"))
+    parser.add_argument("--model", type=Path, default=Path("/work/cache/adapt/model"))
+    args = parser.parse_args()
+    encoder = Encoder()
+    dev = SearchEngine(ensure_index(args.cache / "crossscript-dev.jsonl", args.cache / "index-base", encoder),
+                       encoder=encoder)
+    seeds_dir = tempfile.TemporaryDirectory(prefix="fazhi-seeds-")
+    seeds = SearchEngine(ensure_index(ROOT / "data", Path(seeds_dir.name) / "index", encoder), encoder=encoder)
+    dev_vectors = adapted_vectors(dev, args.model, args.cache / "adapted-vectors.npy")
+    seed_vectors = adapted_vectors(seeds, args.model, Path(seeds_dir.name) / "adapted-vectors.npy")
+    rows = collect(dev, args.shared, SHIPPED)
+    seed_rows = collect_seeds(seeds, SHIPPED)
+    st = load(args.model)
+    encode = lambda text: st.encode(["passage: " + matching_form(text)], normalize_embeddings=True)[0]  # noqa: E731
+    add_feature(rows, dev_vectors, dev._state, encode)
+    add_feature(seed_rows, seed_vectors, seeds._state, encode)
+    base_grid = dict(GRID)
+    grids = {
+        "shipped features": base_grid,
+        "+ adapted_z": {**base_grid, "adapted_z": (0.0, 1.0, 2.0)},
+        "adapted_z for cosine_z": {**{k: v for k, v in base_grid.items() if k != "cosine_z"},
+                                   "adapted_z": (0.0, 1.0, 2.0)},
+    }
+    shipped_w = np.array([SHIPPED.weights.as_dict().get(f, 0.0) for f in FEATURES] + [0.0], np.float32)
+    print(f"shipped weights: {figures(rows, shipped_w)} seed={seed_figure(seed_rows, shipped_w):.3f}")
+    for w_ad in (1.0, 2.0):
+        w = shipped_w.copy()
+        w[-1] = w_ad
+        print(f"shipped weights + adapted_z {w_ad}: {figures(rows, w)} seed={seed_figure(seed_rows, w):.3f}")
+    results = {}
+    for label, grid in grids.items():
+        results[label] = cv = cross_validate(rows, seed_rows, grid, label)
+        print(f"{label}: cv " + " ".join(f"{k}={m:.3f}±{s:.3f}" for k, (m, s) in
+                                         ((k, cv[k]) for k in ("mrr", "hit10", "hit10_tw2cn", "hit10_cn2tw")))
+              + f" | all pairs {cv['all_w']} {cv['all']} seed={cv['seed']:.3f}")
+        sys.stdout.flush()
+    a, b = results["+ adapted_z"], results["shipped features"]
+    print(f"adapt_rerank cv_mrr={a['mrr'][0]:.3f} cv_hit10={a['hit10'][0]:.3f} base_cv_mrr={b['mrr'][0]:.3f} "
+          f"base_cv_hit10={b['hit10'][0]:.3f} seed={a['seed']:.3f} base_seed={b['seed']:.3f}")
+
+
+if __name__ == "__main__":
+    main()
