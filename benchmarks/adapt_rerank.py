@@ -20,7 +20,6 @@ Then the same 5-fold cross-validation by pair as `similar.py --tune` (same shuff
 from __future__ import annotations
 
 import argparse
-import itertools
 import random
 import sys
 import tempfile
@@ -32,7 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from similar import (GRID, SHIPPED, collect, collect_seeds, ensure_index, seed_figure)  # noqa: E402
+import similar  # noqa: E402
+from similar import GRID, SHIPPED, collect, collect_seeds, ensure_index, seed_figure  # noqa: E402
 from core.model import Encoder  # noqa: E402
 from core.textform import matching_form  # noqa: E402
 from search.engine import SearchEngine  # noqa: E402
@@ -83,43 +83,13 @@ def add_feature(rows: list[dict], vectors: np.ndarray, state, encode) -> None:
         row["X"] = np.column_stack([row["X"], z]).astype(np.float32)
 
 
-def rank_of_partner(row: dict, w: np.ndarray) -> int:
-    """Rank (1-based, 0 = beyond 10) of the partner; documents in first-stage order (as shipped)."""
-    if not len(row["labels"]):
-        return 0
-    score, codes = row["X"] @ w, row["codes"]
-    order = np.lexsort((-score, codes))
-    first = order[np.unique(codes[order], return_index=True)[1]]
-    fused = np.zeros(codes.max() + 1, np.float32)
-    np.maximum.at(fused, codes, row["fused"])
-    head, label = fused[codes[first]], row["labels"][first]
-    hits = np.flatnonzero(label)
-    if not len(hits):
-        return 0
-    rank = 1 + int((head > head[hits[0]]).sum())
-    return rank if rank <= 10 else 0
-
-
 def figures(rows: list[dict], w: np.ndarray) -> dict:
-    ranks = [rank_of_partner(r, w) for r in rows]
-    out = {"mrr": float(np.mean([1 / r if r else 0.0 for r in ranks])), "hit10": float(np.mean([r > 0 for r in ranks]))}
-    for d in ("tw2cn", "cn2tw"):
-        out[f"hit10_{d}"] = float(np.mean([x > 0 for x, r in zip(ranks, rows) if r["direction"] == d]))
-    return out
+    """similar.py's figures with documents in first-stage order (as shipped)."""
+    return similar.figures(rows, w, "fused")
 
 
 def fit(rows: list[dict], grid: dict) -> np.ndarray:
-    best, best_w = -1.0, None
-    names = list(grid)
-    for values in itertools.product(*(grid[n] for n in names)):
-        weights = dict(zip(names, values))
-        w = np.array([weights.get(f, 0.0) for f in NAMES], np.float32)
-        if not w.any():
-            continue
-        m = figures(rows, w)["mrr"]
-        if m > best + 1e-9:
-            best, best_w = m, w
-    return best_w
+    return similar.fit(rows, "fused", grid, NAMES)[0]
 
 
 def cross_validate(rows: list[dict], seed_rows: list[dict], grid: dict, label: str, folds: int = 5) -> dict:

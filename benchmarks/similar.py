@@ -264,13 +264,14 @@ GRID = {  # the weights searched (the other features stay 0)
 }
 
 
-def fit(rows: list[dict], doc_order: str = "rerank") -> tuple[np.ndarray, float]:
+def fit(rows: list[dict], doc_order: str = "rerank", grid: dict = GRID,
+        columns: tuple[str, ...] = FEATURES) -> tuple[np.ndarray, float]:
     """The grid's weights with the best MRR on `rows` (ties: the first, i.e. the smaller weights)."""
     best, best_w = -1.0, None
-    names = list(GRID)
-    for values in itertools.product(*(GRID[n] for n in names)):
+    names = list(grid)
+    for values in itertools.product(*(grid[n] for n in names)):
         weights = dict(zip(names, values))
-        w = np.array([weights.get(f, 0.0) for f in FEATURES], np.float32)
+        w = np.array([weights.get(f, 0.0) for f in columns], np.float32)
         if not w.any():
             continue
         m = figures(rows, w, doc_order)["mrr"]
