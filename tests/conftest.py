@@ -52,6 +52,8 @@ def threaded_server(app, threads: int = 4):
         yield srv.effective_port
     finally:
         stopping.set()
+        # the worker threads first: one finishing a request pulls the loop's trigger, which close() shuts
+        srv.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
         srv.close()
 
 
