@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 from core.textform import to_simplified, token_spans
 
-from .source_terms import is_filler
+from .source_terms import folded_forms, is_filler
 
 
 def held_terms(folded: str, query_tokens: Sequence[str], phrases: Sequence[str]) -> list[str]:
@@ -59,10 +60,14 @@ def grow_to_shared(text: str, spans: list[tuple[int, int]], source: str) -> tupl
 
     A mark grows by whole words of both texts only. One-character words (的, 和) and filler (落实, 开展, 三是,
     制度: source_terms.is_filler) never extend it.
+    A mark whose text the source does not hold, in either vocabulary (软件 for 軟體), is dropped: a word the
+    hit shares only with the source's heading or title context was not in what the user selected.
     Returns (merged spans, distinct marked terms as written)."""
+    folded, forms = to_simplified(text).lower(), _source_forms(source)
+    spans = [(s, e) for s, e in spans if any(folded[s:e] in f for f in forms)]
     if not spans:
         return [], []
-    folded, wanted = to_simplified(text).lower(), to_simplified(source).lower()
+    wanted = forms[0]
     source_words = {t for t, _s, _e in token_spans(source)}  # whole words: 合法 never grows into the source's 合法性
     words = [(s, e) for t, s, e in token_spans(text, {folded[a:b] for a, b in spans})
              if e - s >= 2 and not is_filler(t) and t in source_words]
@@ -81,6 +86,13 @@ def grow_to_shared(text: str, spans: list[tuple[int, int]], source: str) -> tupl
         else:
             merged.append((start, end))
     return merged, list(dict.fromkeys(text[s:e] for s, e in merged))
+
+
+@lru_cache(maxsize=8)
+def _source_forms(source: str) -> tuple[str, ...]:
+    """A source's lower-case Simplified form, then its forms in the other script's vocabulary (one request's
+    hits share one source, so it is converted once)."""
+    return (to_simplified(source).lower(), *(f.lower() for f in folded_forms(source)))
 
 
 def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:

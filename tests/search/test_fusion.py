@@ -48,6 +48,10 @@ def test_a_similar_mark_grows_to_the_run_it_shares_with_the_source_but_not_by_fi
     assert grow_to_shared(text, [(4, 6), (6, 8)], source)[1] == ["公平競爭審查"]  # touching marks become one
     assert grow_to_shared("公平竞争与审查", [(0, 4)], source)[1] == ["公平竞争"]  # the run must be in the source
     assert grow_to_shared(text, [], source) == ([], [])
+    # a word the hit shares only with the source's heading context is not shown as shared
+    assert grow_to_shared("推进民主决策，清理政策措施", [(2, 4), (9, 13)], source)[1] == ["政策措施"]
+    # …but one the source holds in the other vocabulary is (軟體 = 软件)
+    assert grow_to_shared("推广使用正版软件", [(6, 8)], "各機關應使用正版軟體")[1] == ["软件"]
 
 
 def test_simplified_query_terms_highlight_traditional_text():
