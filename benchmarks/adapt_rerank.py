@@ -20,7 +20,6 @@ Then the same 5-fold cross-validation by pair as `similar.py --tune` (same shuff
 from __future__ import annotations
 
 import argparse
-import random
 import sys
 import tempfile
 from pathlib import Path
@@ -32,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import similar  # noqa: E402
-from similar import GRID, SHIPPED, collect, collect_seeds, ensure_index, seed_figure  # noqa: E402
+from similar import GRID, SHIPPED, collect, collect_seeds, cross_validate, ensure_index, seed_figure  # noqa: E402
 from core.model import Encoder  # noqa: E402
 from core.textform import matching_form  # noqa: E402
 from search.engine import SearchEngine  # noqa: E402
@@ -88,29 +87,6 @@ def figures(rows: list[dict], w: np.ndarray) -> dict:
     return similar.figures(rows, w, "fused")
 
 
-def fit(rows: list[dict], grid: dict) -> np.ndarray:
-    return similar.fit(rows, "fused", grid, NAMES)[0]
-
-
-def cross_validate(rows: list[dict], seed_rows: list[dict], grid: dict, label: str, folds: int = 5) -> dict:
-    pairs = sorted({r["pair"] for r in rows})
-    random.Random(12).shuffle(pairs)  # the same folds as similar.py --tune
-    fold_of = {p: i % folds for i, p in enumerate(pairs)}
-    tests = []
-    for k in range(folds):
-        w = fit([r for r in rows if fold_of[r["pair"]] != k], grid)
-        tests.append(figures([r for r in rows if fold_of[r["pair"]] == k], w))
-        print(f"  [{label}] fold {k} {dict((n, float(x)) for n, x in zip(NAMES, w) if x)} "
-              f"test_mrr={tests[-1]['mrr']:.3f} hit10={tests[-1]['hit10']:.3f}")
-    cv = {key: (float(np.mean([t[key] for t in tests])), float(np.std([t[key] for t in tests])))
-          for key in ("mrr", "hit10", "hit10_tw2cn", "hit10_cn2tw")}
-    w = fit(rows, grid)
-    cv["all_w"] = {n: float(x) for n, x in zip(NAMES, w) if x}
-    cv["all"] = figures(rows, w)
-    cv["seed"] = seed_figure(seed_rows, w)
-    return cv
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
@@ -145,7 +121,7 @@ def main() -> None:
         print(f"shipped weights + adapted_z {w_ad}: {figures(rows, w)} seed={seed_figure(seed_rows, w):.3f}")
     results = {}
     for label, grid in grids.items():
-        results[label] = cv = cross_validate(rows, seed_rows, grid, label)
+        results[label] = cv = cross_validate(rows, seed_rows, grid, label, NAMES)
         print(f"{label}: cv " + " ".join(f"{k}={m:.3f}±{s:.3f}" for k, (m, s) in
                                          ((k, cv[k]) for k in ("mrr", "hit10", "hit10_tw2cn", "hit10_cn2tw")))
               + f" | all pairs {cv['all_w']} {cv['all']} seed={cv['seed']:.3f}")

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import pickle
-import random
 import sys
 import tempfile
 import time
@@ -29,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import similar  # noqa: E402
-from similar import GRID, SHIPPED, collect, collect_seeds, ensure_index, seed_figure  # noqa: E402
+from similar import GRID, SHIPPED, collect, collect_seeds, cross_validate, ensure_index, seed_figure  # noqa: E402
 from core.model import Encoder, resolve_model_path  # noqa: E402
 from core.settings import DEFAULT_MODEL, default_cache_dir  # noqa: E402
 from core.textform import matching_form  # noqa: E402
@@ -109,31 +108,6 @@ def figures(rows: list[dict], w: np.ndarray) -> dict:
     return similar.figures(rows, w, "fused")
 
 
-def fit(rows: list[dict], grid: dict) -> np.ndarray:
-    """The grid's best weights on `rows`."""
-    return similar.fit(rows, "fused", grid, NAMES)[0]
-
-
-def cross_validate(rows: list[dict], seed_rows: list[dict], grid: dict, label: str, folds: int = 5) -> dict:
-    """5-fold CV by pair (similar.py --tune's folds), then the all-pairs fit and its seed figure."""
-    pairs = sorted({r["pair"] for r in rows})
-    random.Random(12).shuffle(pairs)
-    fold_of = {p: i % folds for i, p in enumerate(pairs)}
-    tests = []
-    for k in range(folds):
-        w = fit([r for r in rows if fold_of[r["pair"]] != k], grid)
-        tests.append(figures([r for r in rows if fold_of[r["pair"]] == k], w))
-        print(f"  [{label}] fold {k} {dict((n, float(x)) for n, x in zip(NAMES, w) if x)} "
-              f"test_mrr={tests[-1]['mrr']:.3f} hit10={tests[-1]['hit10']:.3f}")
-    cv = {key: (float(np.mean([t[key] for t in tests])), float(np.std([t[key] for t in tests])))
-          for key in ("mrr", "hit10", "hit10_tw2cn", "hit10_cn2tw")}
-    w = fit(rows, grid)
-    cv["all_w"] = {n: float(x) for n, x in zip(NAMES, w) if x}
-    cv["all"] = figures(rows, w)
-    cv["seed"] = seed_figure(seed_rows, w)
-    return cv
-
-
 def weights(**values: float) -> np.ndarray:
     """A weight vector over NAMES."""
     return np.array([values.get(n, 0.0) for n in NAMES], np.float32)
@@ -173,7 +147,7 @@ def main() -> None:
     }
     results = {}
     for label, grid in grids.items():
-        results[label] = cv = cross_validate(rows, seed_rows, grid, label)
+        results[label] = cv = cross_validate(rows, seed_rows, grid, label, NAMES)
         print(f"{label}: cv " + " ".join(f"{k}={m:.3f}±{s:.3f}" for k, (m, s) in
                                          ((k, cv[k]) for k in ("mrr", "hit10", "hit10_tw2cn", "hit10_cn2tw")))
               + f" | all pairs {cv['all_w']} {cv['all']} seed={cv['seed']:.3f}", flush=True)
