@@ -12,7 +12,9 @@ CACHE/tokens-dev.pkl. Then the same 5-fold cross-validation by pair as `similar.
 `adapt_rerank.py` (same shuffle, documents in first-stage order as shipped). Never asserts. Last line:
 `late_interaction cv_mrr=… cv_hit10=… base_cv_mrr=… base_cv_hit10=… seed=… base_seed=… total_s=…`
 """
+
 from __future__ import annotations
+
 import argparse
 import os
 import pickle
