@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import similar  # noqa: E402
-from similar import GRID, SHIPPED, collect, collect_seeds, cross_validate, ensure_index, seed_figure  # noqa: E402
+from similar import GRID, SHIPPED, collect, collect_seeds, cross_validate, engines, seed_figure  # noqa: E402
 from core.model import Encoder  # noqa: E402
 from core.textform import matching_form  # noqa: E402
 from search.engine import SearchEngine  # noqa: E402
@@ -94,10 +93,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=Path("/work/cache/adapt/model"))
     args = parser.parse_args()
     encoder = Encoder()
-    dev = SearchEngine(ensure_index(args.cache / "crossscript-dev.jsonl", args.cache / "index-base", encoder),
-                       encoder=encoder)
-    seeds_dir = tempfile.TemporaryDirectory(prefix="fazhi-seeds-")
-    seeds = SearchEngine(ensure_index(ROOT / "data", Path(seeds_dir.name) / "index", encoder), encoder=encoder)
+    dev, seeds, seeds_dir = engines(args.shared, args.cache, encoder)
     dev_vectors = adapted_vectors(dev, args.model, args.cache / "adapted-vectors.npy")
     seed_vectors = adapted_vectors(seeds, args.model, Path(seeds_dir.name) / "adapted-vectors.npy")
     rows = collect(dev, args.shared, SHIPPED)

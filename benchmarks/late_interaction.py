@@ -19,7 +19,6 @@ import argparse
 import os
 import pickle
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -30,11 +29,10 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import similar  # noqa: E402
-from similar import GRID, SHIPPED, collect, collect_seeds, cross_validate, ensure_index, seed_figure  # noqa: E402
+from similar import GRID, SHIPPED, collect, collect_seeds, cross_validate, engines, seed_figure  # noqa: E402
 from core.model import Encoder, resolve_model_path  # noqa: E402
 from core.settings import DEFAULT_MODEL, default_cache_dir  # noqa: E402
 from core.textform import matching_form  # noqa: E402
-from search.engine import SearchEngine  # noqa: E402
 from search.rerank import FEATURES, group_z  # noqa: E402
 
 NAMES = FEATURES + ("maxsim_z", "maxsim_r_z")
@@ -122,10 +120,7 @@ def main() -> None:
     args = parser.parse_args()
     started = time.time()
     encoder = Encoder()
-    dev = SearchEngine(ensure_index(args.cache / "crossscript-dev.jsonl", args.cache / "index-base", encoder),
-                       encoder=encoder)
-    seeds_dir = tempfile.TemporaryDirectory(prefix="fazhi-seeds-")
-    seeds = SearchEngine(ensure_index(ROOT / "data", Path(seeds_dir.name) / "index", encoder), encoder=encoder)
+    dev, seeds, seeds_dir = engines(args.shared, args.cache, encoder)
     rows = collect(dev, args.shared, SHIPPED)
     seed_rows = collect_seeds(seeds, SHIPPED)
     positions = np.concatenate([r["pos"] for r in rows])

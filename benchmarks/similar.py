@@ -400,6 +400,23 @@ def ensure_index(source: Path, index: Path, encoder) -> Path:
     return index
 
 
+def engines(shared: Path, cache: Path, encoder, dev_index: Path | None = None):
+    """The dev corpus's engine (index built once into `cache`) and a fresh seeds engine, with the seeds' folder
+    (a TemporaryDirectory: keep it while the engine is used)."""
+    cache.mkdir(parents=True, exist_ok=True)
+    dev_jsonl = cache / "crossscript-dev.jsonl"
+    if not dev_jsonl.exists():
+        import gzip
+
+        with gzip.open(shared / "eval" / "crossscript-dev-corpus.jsonl.gz", "rt", encoding="utf-8") as f:
+            dev_jsonl.write_text(f.read(), encoding="utf-8")
+    dev = SearchEngine(ensure_index(dev_jsonl, dev_index or cache / "index-base", encoder), encoder=encoder)
+    # the seeds are indexed afresh each run (165 passages): the tasks name passages by the ids a fresh index gives
+    seeds_dir = tempfile.TemporaryDirectory(prefix="fazhi-seeds-")  # removed when the run ends
+    seeds = SearchEngine(ensure_index(ROOT / "data", Path(seeds_dir.name) / "index", encoder), encoder=encoder)
+    return dev, seeds, seeds_dir
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
@@ -413,17 +430,7 @@ def main() -> None:
     from web import create_app
 
     encoder = Encoder()
-    args.cache.mkdir(parents=True, exist_ok=True)
-    dev_jsonl = args.cache / "crossscript-dev.jsonl"
-    if not dev_jsonl.exists():
-        import gzip
-
-        with gzip.open(args.shared / "eval" / "crossscript-dev-corpus.jsonl.gz", "rt", encoding="utf-8") as f:
-            dev_jsonl.write_text(f.read(), encoding="utf-8")
-    dev = SearchEngine(ensure_index(dev_jsonl, args.dev_index or args.cache / "index-base", encoder), encoder=encoder)
-    # the seeds are indexed afresh each run (165 passages): the tasks name passages by the ids a fresh index gives
-    seeds_dir = tempfile.TemporaryDirectory(prefix="fazhi-seeds-")  # removed when the run ends
-    seeds = SearchEngine(ensure_index(ROOT / "data", Path(seeds_dir.name) / "index", encoder), encoder=encoder)
+    dev, seeds, seeds_dir = engines(args.shared, args.cache, encoder, args.dev_index)
     if args.tune:
         wanted = {n: c for n, c in VARIANTS.items() if not args.only or any(o.strip() in n for o in args.only.split(","))}
         tune(dev, seeds, args.shared, wanted)
