@@ -28,7 +28,7 @@ from .fusion import BM25_WEIGHT, DENSE_WEIGHT, RRF_K, limit_per_group, reciproca
 from .rerank import (
     Candidate, SimilarConfig, IdfTable, cosines, deciding, ranked_within_documents, score_candidates,
 )
-from .source_terms import folded_forms, is_filler, select_terms, weighted_query
+from .source_terms import folded_forms, is_filler, is_function_word, select_terms, weighted_query
 
 LOCATE_TERMS = 8  # terms of a selected text used to find the passage it was selected from
 LOCATE_CANDIDATES = 20
@@ -332,10 +332,11 @@ def _first_stage(bm25_rank, dense_rank, fused_score) -> dict:
 
 
 def _marks(term_weights: dict[str, float]) -> Callable[[list[str]], list[str]]:
-    """Highlight terms of a hit: the selected source terms it shares, heaviest first, never filler."""
+    """Highlight terms of a hit: the selected source terms it shares, heaviest first, never filler or a
+    function word (关于: on a small index its document frequency cannot tell it is one)."""
 
     def marks(tokens: list[str]) -> list[str]:
-        shared = [t for t in set(tokens) if t in term_weights and not is_filler(t)]
+        shared = [t for t in set(tokens) if t in term_weights and not is_filler(t) and not is_function_word(t)]
         shared.sort(key=lambda t: (-term_weights[t], t))
         out: list[str] = []
         for term in shared:  # 法律顾问 already marks 法律 and 顾问

@@ -7,7 +7,7 @@ from functools import lru_cache
 
 from core.textform import to_simplified, token_spans
 
-from .source_terms import folded_forms, is_filler
+from .source_terms import folded_forms, is_filler, is_function_word
 
 
 def held_terms(folded: str, query_tokens: Sequence[str], phrases: Sequence[str]) -> list[str]:
@@ -58,8 +58,8 @@ def grow_to_shared(text: str, spans: list[tuple[int, int]], source: str) -> tupl
     """find-similar's marks grown by their neighbouring words (2+ characters) while the run also occurs in the
     source, so that a shared 公平竞争审查 shows whole rather than as its rare part 公平竞争 with 审查 unmarked.
 
-    A mark grows by whole words of both texts only. One-character words (的, 和) and filler (落实, 开展, 三是,
-    制度: source_terms.is_filler) never extend it.
+    A mark grows by whole words of both texts only. One-character words (的, 和), filler (落实, 开展, 三是,
+    制度: source_terms.is_filler) and function words (关于, 以及: is_function_word) never extend it.
     A mark whose text the source does not hold, in either vocabulary (软件 for 軟體), is dropped: a word the
     hit shares only with the source's heading or title context was not in what the user selected.
     Returns (merged spans, distinct marked terms as written)."""
@@ -70,7 +70,7 @@ def grow_to_shared(text: str, spans: list[tuple[int, int]], source: str) -> tupl
     wanted = forms[0]
     source_words = {t for t, _s, _e in token_spans(source)}  # whole words: 合法 never grows into the source's 合法性
     words = [(s, e) for t, s, e in token_spans(text, {folded[a:b] for a, b in spans})
-             if e - s >= 2 and not is_filler(t) and t in source_words]
+             if e - s >= 2 and not is_filler(t) and not is_function_word(t) and t in source_words]
     after, before = {s: e for s, e in words}, {e: s for s, e in words}
     grown = []
     for start, end in spans:

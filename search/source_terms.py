@@ -69,6 +69,26 @@ def is_filler(term: str) -> bool:
     return term in FILLER or term in _FILLER_PIECES or len(term) < 2 or bool(_NUMBER.fullmatch(term))
 
 
+# jieba's part-of-speech tags for words that hold a sentence together rather than say what it is about:
+# prepositions (关于, 对于, 为了), conjunctions (以及, 或者, 并且), pronouns (其他, 这些, 各级), particles (等等),
+# localisers (以下, 之间), numerals and measure words (一个, 多次), interjections and onomatopoeia. Adverbs (d)
+# are not among them: jieba tags 随机 (双随机一公开) as one.
+FUNCTION_TAGS = frozenset("p c r u f m q y e o".split())
+
+
+@lru_cache(maxsize=65536)
+def is_function_word(term: str) -> bool:
+    """A dictionary word whose jieba part-of-speech tag is a function word's (FUNCTION_TAGS); never highlighted."""
+    return (_word_tags().get(term) or "x")[0] in FUNCTION_TAGS
+
+
+@lru_cache(maxsize=1)
+def _word_tags() -> dict[str, str]:
+    import jieba.posseg
+
+    return jieba.posseg.dt.word_tag_tab
+
+
 def select_terms(
     tokens: Iterable[str], doc_freq: Callable[[str], int], n_passages: int, max_terms: int = MAX_TERMS,
     max_share: float = MAX_SHARE,

@@ -12,7 +12,7 @@ from search.rerank import (
     FEATURES, LEGACY, Candidate, RerankWeights, SimilarConfig, TermMatrix, bm25_matrix, bm25_scores,
     best_per_document, deciding, ranked_within_documents, reciprocal, score_candidates,
 )
-from search.source_terms import FILLER, folded_forms, is_filler, select_terms, sentences, source_tokens, weighted_query
+from search.source_terms import FILLER, folded_forms, is_filler, is_function_word, select_terms, sentences, source_tokens, weighted_query
 from tests.conftest import copy_seeds
 from tests.fakes import HashEncoder
 
@@ -169,6 +169,15 @@ def test_highlights_are_shared_selected_terms_never_filler(hash_engine):
     for hit in hash_engine.similar(passage_id=source.passage_id, k=5).hits:
         assert len(hit.matched_terms) <= 3
         assert not any(is_filler(t) for t in hit.matched_terms)
+
+
+def test_function_words_are_never_highlighted_even_when_rare_on_the_index():
+    from search.find_similar import _marks
+
+    assert all(is_function_word(w) for w in ("关于", "对于", "以及", "其他", "以下", "一个"))
+    assert not any(is_function_word(w) for w in ("法律顾问", "随机", "审查", "依法", "合法性", "新词汇甲乙"))
+    # on five reports 关于 can be rarer than the measure itself; it still never marks a hit
+    assert _marks({"关于": 9.0, "法律顾问": 3.0, "顾问": 1.0})(["关于", "法律顾问", "顾问"]) == ["法律顾问"]
 
 
 def test_api_accepts_doc_id_and_include_same_doc(hash_engine):
