@@ -15,8 +15,15 @@ def held_terms(folded: str, query_tokens: Sequence[str], phrases: Sequence[str])
 
     jieba's search-mode sub-words are there for recall. Where a passage holds 公平竞争审查, marking every
     other 审查 (or 法律 beside 法律顾问) shows words the user did not ask for, as if they were hits; where it
-    does not hold the phrase, its words are what matched and stay marked."""
+    does not hold the phrase, its words are what matched and stay marked. A query word that holds another
+    (jieba's search mode gives 法律顾问 with its 法律 and 顾问) is a phrase of its own where no held phrase
+    holds it: in 关于法律顾问的工作, a passage with 法律顾问 has no 法律 marked apart from it."""
     held = [p for p in dict.fromkeys(phrases) if len(p) >= 2 and p in folded]
+    compounds = sorted({t for t in query_tokens if t not in held and t in folded
+                        and any(o != t and o in t for o in query_tokens)}, key=lambda t: (-len(t), t))
+    for word in compounds:  # longest first: 公平竞争审查 holds 公平竞争
+        if not any(word in p for p in held):
+            held.append(word)
     return held + [t for t in query_tokens if t not in held and not any(t in p for p in held)]
 
 

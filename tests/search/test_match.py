@@ -60,6 +60,19 @@ def test_analyze_phrases_quotes_and_aliases():
     assert analyze("共建“一带一路”").quoted == []  # curly quotes in prose mark a slogan, not an exact search
 
 
+def test_a_compound_query_word_is_marked_whole_not_as_its_pieces():
+    from search.highlight import highlight_spans
+
+    mq = analyze("关于法律顾问的工作", use_alias_file=False)
+    _spans, terms = highlight_spans("聘请法律顾问，遵守法律法规。", mq.highlight_terms, phrases=mq.phrases)
+    assert terms == ["法律顾问"]  # not the passage's other 法律
+    _spans, terms = highlight_spans("遵守法律法规。", mq.highlight_terms, phrases=mq.phrases)
+    assert terms == ["法律"]  # without the compound, its piece is what matched
+    mq = analyze("公平竞争审查", use_alias_file=False)  # a compound inside the held phrase is not marked apart
+    _spans, terms = highlight_spans("开展公平竞争审查，维护公平竞争秩序。", mq.highlight_terms, phrases=mq.phrases)
+    assert terms == ["公平竞争审查"]
+
+
 def test_one_edit_and_levels():
     assert _one_edit("法律顾向", "法律顾问") and _one_edit("法律顾", "法律顾问") and not _one_edit("法律", "顾问")
     model = default_model()
