@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from .structure import heading_level
+
 # Lines that are page furniture, in either script. Each pattern matches a whole chrome line.
 CHROME_PATTERNS = [
     r"无障碍|無障礙|长者助手|長者助手|[繁简簡]体版|[繁简簡]體版",
@@ -17,11 +19,21 @@ CHROME_PATTERNS = [
     r"^首[页頁]\s*[>›»]",
     r"^(打印|打印本页|关闭|關閉|关闭窗口|關閉窗口|分享到|收藏|返回顶部|返回頂部)(\s|$)",
     r"^(浏览次数|瀏覽次數|阅读次数|閱讀次數|点击数|點擊數)\s*[:：]",
+    # a government site's footer: copyright, sponsor and filing numbers (not a sentence about ICP filing)
+    r"^(版权所有|版權所有|Copyright\b|©)",
+    r"^(主办|主辦|承办|承辦|技术支持|技術支持)(单位|單位)?\s*[:：]",
+    r"ICP[备備]\s*\d{6,}|公[网網]安[备備]\s*\d{8,}|[网網]站[标標][识識]码\s*[:：]?\s*\w{8,}",
 ]
 # Gambling / lottery spam injected into hacked pages (彩神8快3下載, 快3彩票_Wellcome!!|…).
 SPAM_PATTERN = re.compile(
     r"彩神|快3|快三|pk10|PK10|时时彩|時時彩|六合彩|彩票注[册冊]|Wellcome|[官网網]站下[载載]|app下[载載]|棋牌|百家乐|百家樂|娱乐城|娛樂城"
 )
+# A licence notice pasted under the text (Wikisource's public-domain templates under 79 of the 88 work reports:
+# 本作品是中华人民共和国的法律、法规…属于公有领域 / 注：中文维基文库社群认为… / Public domain): cut from its first
+# line to the end when what follows is short and names a licence. Indexed, it was each report's last passages.
+LICENCE_START = re.compile(r"^(?:本作品(?:是|来自|來自|系|係|在)|注\s*[:：]\s*中文[维維]基文[库庫]|Public domain$)")
+LICENCE_MARK = re.compile(r"公有[领領]域|Public domain|著作[权權]法|版[权權]")
+LICENCE_MAX_CHARS = 3000  # the longest template seen (the CPC documents' one) is ~900 characters
 BULLET = re.compile(r"^[\s•·●■◆▪\-\*]+")
 _CHROME = [re.compile(p) for p in CHROME_PATTERNS]
 
@@ -55,11 +67,70 @@ def clean_text(text: str) -> str:
             continue
         line = BULLET.sub("", line) if BULLET.match(line) and len(line) < 60 else line
         kept.append(line)
+    kept = join_soft_breaks(without_licence_footer(kept))
     out: list[str] = []
     for line in kept:  # collapse runs of blank lines
         if line or (out and out[-1]):
             out.append(line)
     return "\n".join(join_broken_titles(out)).strip()
+
+
+# A page that renders each inline link on a line of its own breaks the sentence around it: 工贼 / 刘少奇 / 为首的…,
+# 所作的 / 政府工作报告 / 。会议…, 上届代表会议 / [ / 1 / ] / 以来的工作报告. Each line became a paragraph of its own,
+# and the short ones (刘少奇) were dropped as not worth indexing: words lost from the text (the Wikisource pages
+# of the work reports).
+CONTINUES = re.compile(r"^[。，、；：！？!?,;:）)\]』」%]")  # nothing starts a paragraph with these
+ENDS = re.compile(r"[。！？!?；;：:…”’」』）)】\]]$")  # a line that may end a paragraph
+FOOTNOTE_OPEN = re.compile(r"^(?:\[|↑)$")  # [ / 1 / ] and ↑ lines: a reference mark, not text
+FOOTNOTE_REST = re.compile(r"^(?:\d{1,3}|\])$")  # only right after a [ (a lone digit may be a formula's)
+LINK_CHARS = 16  # a line this short inside a sentence is a link's text
+SOFT_BREAK_STYLE = 0.6  # share of paragraph ends followed by a blank line above which single breaks are soft
+
+
+def join_soft_breaks(lines: list[str]) -> list[str]:
+    """Lines of one sentence, broken by inline links or footnote marks, put back together.
+
+    Always: a line that starts with what only continues a sentence (。，、…) or follows an opening bracket joins
+    the line before it, and so does a link just before such a line; footnote marks ([ 1 ], ↑) inside a
+    paragraph go. In a text whose paragraphs are separated by blank lines (Markdown's rule, and the wiki
+    pages'), a short line inside a sentence (after a line with a comma that doesn't end), and the line after
+    it, join it too. A heading never joins anything, and a line that ends a sentence is never continued.
+    """
+    ends = [i for i, line in enumerate(lines[:-1]) if line and ENDS.search(line)]
+    soft = bool(ends) and sum(1 for i in ends if not lines[i + 1]) / len(ends) >= SOFT_BREAK_STYLE
+    out: list[str] = []
+    after_link = after_mark = False
+    for i, line in enumerate(lines):
+        mark = FOOTNOTE_OPEN.match(line) or (after_mark and FOOTNOTE_REST.match(line))
+        if mark and out and out[-1] and i + 1 < len(lines):
+            after_mark = True  # a mark between two lines of a paragraph: the sentence goes on after it
+            continue
+        previous = out[-1] if out else ""
+        nxt = lines[i + 1] if i + 1 < len(lines) else ""
+        joins = bool(previous and line) and not ENDS.search(previous) and heading_level(previous) is None \
+            and heading_level(line) is None and (
+                bool(CONTINUES.match(line)) or previous[-1] in "（(《“「『〔【"
+                or (len(line) <= LINK_CHARS and bool(CONTINUES.match(nxt))) or after_mark
+                or (soft and (after_link or (len(line) <= LINK_CHARS and re.search(r"[，,]", previous)))))
+        after_mark = False
+        if joins:
+            after_link = len(line) <= LINK_CHARS and not CONTINUES.match(line)
+            out[-1] = previous + line
+        else:
+            after_link = False
+            out.append(line)
+    return out
+
+
+def without_licence_footer(lines: list[str]) -> list[str]:
+    """The lines before a licence notice that runs to the end of the text (see LICENCE_START); all of them when
+    there is none, or when the notice would be the whole text."""
+    for i, line in enumerate(lines):
+        if i and LICENCE_START.match(line):
+            rest = "".join(lines[i:])
+            if len(rest) <= LICENCE_MAX_CHARS and LICENCE_MARK.search(rest) and any(l.strip() for l in lines[:i]):
+                return lines[:i]
+    return lines
 
 
 OPENERS = "《“「『〔【"

@@ -32,3 +32,56 @@ def test_a_title_or_quotation_broken_over_lines_is_one_line_again():
                                 "他说过：“要搞马列主义，不要搞修正主义。”")
     untouched = "一、总体情况\n《条例》施行以来，我局认真贯彻。"  # a line may start with 《, only 》 joins back
     assert clean_text(untouched) == untouched
+
+
+# The end of cn-work-reports-00001 as Wikisource serves it (the licence template's lines as scraped).
+RESOLUTION_WITH_LICENCE = (
+    "第十四届全国人民代表大会第三次会议关于政府工作报告的决议\n\n"
+    "会议号召，全国各族人民更加紧密地团结在党中央周围，共同书写中国式现代化新篇章！\n\n"
+    "本作品来自中华人民共和国全国人民代表大会及其常务委员会的决定、决议。依据《\n中华人民共和国著作权法\n"
+    "》第五条，本作品不适用于该法，所以属于\n公有领域\n。\n\n本模板所指的决定包括由中华人民共和国主席令公布的修改或废止法律的决定。\n\n"
+    "Public domain\nPublic domain\nfalse\nfalse\n"
+)
+
+
+def test_a_licence_notice_under_the_text_is_cut_to_the_end():
+    text = clean_text(RESOLUTION_WITH_LICENCE)
+    assert text.endswith("共同书写中国式现代化新篇章！")
+    for junk in ("本作品", "公有领域", "Public domain", "false", "本模板"):
+        assert junk not in text, junk
+
+
+def test_a_sentence_that_opens_like_a_licence_but_goes_on_is_kept():
+    # 本作品是… in the body, followed by the rest of a long report: not a footer, whatever it mentions later
+    body = "本作品是我局组织编写的普法读本，已向全市发放。" + "我局持续深化法治宣传教育，完善普法责任清单。" * 150
+    page = "一、普法工作\n" + body + "\n二、下一步计划\n加强著作权法宣传，保护版权。"
+    assert clean_text(page) == page
+
+
+def test_a_government_site_footer_is_dropped_but_a_sentence_on_icp_filing_is_kept():
+    page = ("二、主要举措\n督促辖区网站完成ICP备案信息核验，依法查处未备案网站12家。\n"
+            "版权所有：广州市工业和信息化局\n主办单位：广州市工业和信息化局\n粤ICP备12345678号 粤公网安备44010402001234号\n"
+            "网站标识码：4401000012")
+    assert clean_text(page) == "二、主要举措\n督促辖区网站完成ICP备案信息核验，依法查处未备案网站12家。"
+
+
+def test_a_sentence_broken_by_inline_links_and_footnote_marks_is_whole_again():
+    # as the Wikisource pages of the work reports render links and notes: each on a line of its own
+    page = ("第九次全国代表大会的报告\n\n同志们！\n\n这个伟大的革命风暴，摧毁了以叛徒、内奸、工贼\n刘少奇\n为首的资产阶级司令部。\n\n"
+            "会议听取和审议了国务院总理所作的\n政府工作报告\n。会议决定批准这个报告。\n\n"
+            "现在我代表中央委员会作关于上届代表会议\n[\n1\n]\n以来的工作报告。\n\n"
+            "地级及以上城市细颗粒物（\nPM\n2.5\n）平均浓度下降9.1%。")
+    assert clean_text(page).split("\n\n") == [
+        "第九次全国代表大会的报告", "同志们！", "这个伟大的革命风暴，摧毁了以叛徒、内奸、工贼刘少奇为首的资产阶级司令部。",
+        "会议听取和审议了国务院总理所作的政府工作报告。会议决定批准这个报告。",
+        "现在我代表中央委员会作关于上届代表会议以来的工作报告。", "地级及以上城市细颗粒物（PM2.5）平均浓度下降9.1%。"]
+
+
+def test_line_breaks_that_end_a_paragraph_or_a_heading_stay():
+    # one paragraph a line, no blank lines: a short line is a line of its own (a title, a signature, a formula's
+    # index), and a heading never joins what follows it
+    page = ("广州市司法局2021年工作报告\n一、主要举措，总体情况\n我局聘请律师担任法律顾问，全年审查合同35份\n广州市司法局\n"
+            "2022年1月10日")
+    assert clean_text(page) == page
+    formula = "λ＜20  時，σk＝σca\n1\n20≦λ≦200 時，σk ＝─σca"
+    assert clean_text(formula) == formula
