@@ -50,12 +50,30 @@ TERM = re.compile(r"第[一二三四五六七八九十百]+届")
 NOT_AN_ORGAN = re.compile(r"(?:布局|开局|格局|大局|时局|全局|结局|僵局|政治局|当局)$")
 LOCAL_VOICE = re.compile(r"我(?:局|委|厅|办|市)|本(?:局|委|厅)")
 TEXT_CITY_MIN = 3  # a city the text names at least this often, and more than twice as often as any other
+# A report delivered on a body's behalf names it: 现在，我代表第十八届中央委员会向大会作报告 / 我受十二届中央委员会
+# 委托，向大会作报告 / 我代表国务院，向大会报告政府工作 / 我代表中央委员会作关于…的工作报告. Of the work reports, 11
+# party-congress reports named their author only so (they had no body, region or year).
+SPEAKER = re.compile(r"我(?:受|代表)\s*" + BODY.pattern + r"\s*(?:委托)?\s*[，,]?\s*(?:向|作)")
+ANY_TERM = re.compile(r"第?[一二三四五六七八九十百]+届")
+PARTY = re.compile(r"中国共产党|中共|党的第")
 YEAR = re.compile(r"(19[5-9]\d|20[0-4]\d)\s*年?度?")
 # The year a report covers, most telling phrasing first.
 COVERED_YEAR = [
     re.compile(r"(19[5-9]\d|20[0-4]\d)\s*年度?(?:[^，,。]{0,6})(?:法治|依法行政|工作)"),
     re.compile(r"(?:^|\n)\s*(19[5-9]\d|20[0-4]\d)\s*年"),
 ]
+
+
+# When the national congresses met (calendar facts, not fitted: the NPC's and the CPC's own records). The NPC met
+# once a year from its 5th term; before that its sessions were irregular (none in 1961, one each for the 3rd and
+# 4th terms).
+NPC_SESSION = re.compile(r"第([一二三四五六七八九十]+)届全国人民代表大会第([一二三四五六七八九十]+)次会议")
+NPC_SESSIONS = {1: (1954, 1955, 1956, 1957), 2: (1959, 1960, 1962, 1963), 3: (1964,), 4: (1975,)}
+NPC_FIRST_SESSION = {5: 1978, 6: 1983, 7: 1988, 8: 1993, 9: 1998, 10: 2003, 11: 2008, 12: 2013, 13: 2018, 14: 2023}
+# 在中国共产党第九次全国代表大会上的报告, or a title tagged at its end: 沿着有中国特色的社会主义道路前进 (十三大)
+CPC_CONGRESS = re.compile(r"中国共产党第([一二三四五六七八九十]+)次全国代表大会|[（(]([一二三四五六七八九十]+)大[）)]\s*$", re.M)
+CPC_CONGRESSES = {1: 1921, 2: 1922, 3: 1923, 4: 1925, 5: 1927, 6: 1928, 7: 1945, 8: 1956, 9: 1969, 10: 1973, 11: 1977,
+                  12: 1982, 13: 1987, 14: 1992, 15: 1997, 16: 2002, 17: 2007, 18: 2012, 19: 2017, 20: 2022}
 
 
 @dataclass
@@ -90,11 +108,14 @@ PUBLISHED_LABELED = re.compile(
     r"(?:发布|發布|发文|成文|印发|印發)?(?:时间|時間|日期)\s*[:：]\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})"
 )
 SIGNATURE_DATE = re.compile(r"^\s*(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日\s*$", re.M)
+# a speech's date under its title: ——在中国共产党第十九次全国代表大会上的报告 / （2017年10月18日）
+HEAD_DATE = re.compile(r"^\s*[（(]\s*(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日\s*[）)]\s*$", re.M)
 
 
 def published_date(raw_text: str, clean: str) -> str:
-    """The publishing date from the page's own label (发布时间: …) or the signature's date line."""
-    m = PUBLISHED_LABELED.search(raw_text[:3000])
+    """The publishing date from the page's own label (发布时间: …), a date line under the title, or the signature's
+    date line."""
+    m = PUBLISHED_LABELED.search(raw_text[:3000]) or HEAD_DATE.search(clean[:600])
     if m is None:
         dates = list(SIGNATURE_DATE.finditer(clean[-400:]))
         m = dates[-1] if dates else None
@@ -140,6 +161,9 @@ def extract_metadata(text: str, given_title: str = "", raw_text: str = "") -> Do
         if m:
             year = m.group(1)
             break
+    # a congress's session in the title dates the document better than a year its text looks back to
+    # (第二届全国人民代表大会第三次会议…的决议 is 1962, though its text opens with 1958年以来)
+    year = (session_year(title_s) if not YEAR.search(title_s) else "") or year
 
     if re.search(r"^第\s*[一二三四五六七八九十\d]+\s*条", simplified, re.M) and re.search(r"条例|办法|规定|法$", title_s):
         doc_type = "法规"
@@ -163,11 +187,55 @@ def issuing_body(title: str, head: str, tail: str) -> str:
     found = [TITLE_BODY.match(title), AUTHOR_TITLE.match(title) if AUTHORED.search(TITLE_NOTE.sub("", title)) else None,
              ENACTED_BY.search(head)]
     found += [OPENING_BODY.match(line) for line in opening if SENTENCE.search(line)]  # a sentence, not a title line
-    found += [LINE_BODY.fullmatch(line) for line in lines + tail.split("\n")[-6:]]
     for m in found:
         if m and names_a_body(m.group(1)):
             return TERM.sub("", m.group(1))
+    spoken = speaker_body(head)
+    if spoken:
+        return spoken
+    for m in [LINE_BODY.fullmatch(line) for line in lines + tail.split("\n")[-6:]]:
+        if m and names_a_body(m.group(1)):
+            return TERM.sub("", m.group(1))
     return ""
+
+
+def speaker_body(head: str) -> str:
+    """The body a speaker reports for (see SPEAKER), its term left out; the party's 中央委员会 named in full."""
+    m = SPEAKER.search(head)
+    if not m:
+        return ""
+    name = ANY_TERM.sub("", m.group(1))
+    if name == "中央委员会" and (PARTY.search(head) or CPC_CONGRESS.search(head)):
+        name = "中国共产党中央委员会"
+    return name if names_a_body(name) else ""
+
+
+def session_year(title: str) -> str:
+    """The year of the congress session a title names (国家机构: NPC_SESSIONS, CPC_CONGRESSES); '' for others."""
+    m = NPC_SESSION.search(title)
+    if m:
+        term, session = cn_number(m.group(1)), cn_number(m.group(2))
+        years = NPC_SESSIONS.get(term)
+        if years is None and term >= 5:  # from the 5th NPC on, one session a year from the term's first
+            first = NPC_FIRST_SESSION.get(term)
+            return str(first + session - 1) if first and 1 <= session <= 5 else ""
+        return str(years[session - 1]) if years and 1 <= session <= len(years) else ""
+    m = CPC_CONGRESS.search(title)
+    if m:
+        year = CPC_CONGRESSES.get(cn_number(m.group(1) or m.group(2)))
+        return str(year) if year else ""
+    return ""
+
+
+def cn_number(numeral: str) -> int:
+    """一 … 九十九 as an int (0 when it isn't one)."""
+    digits = {c: i for i, c in enumerate("零一二三四五六七八九")}
+    if not numeral or any(c not in digits and c != "十" for c in numeral):
+        return 0
+    if "十" not in numeral:
+        return digits[numeral] if len(numeral) == 1 else 0
+    tens, _, units = numeral.partition("十")
+    return (digits.get(tens, 0) if tens else 1) * 10 + (digits.get(units, 0) if units else 0)
 
 
 def names_a_body(name: str) -> bool:

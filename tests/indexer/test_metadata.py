@@ -86,6 +86,13 @@ def test_leading_region_reads_the_gazetteer(name, region):
     # a signature line names the body
     ("2021年法治政府建设情况报告", "2021年法治政府建设情况报告\n\n一、主要举措\n我局聘请律师担任法律顾问。\n\n佛山市司法局\n2022年1月10日",
      "佛山市司法局", "广东省佛山市"),
+    # a report delivered on a body's behalf names it there (cn-work-reports-00086, -00080, -00074)
+    ("决胜全面建成小康社会 夺取新时代中国特色社会主义伟大胜利 (十九大)", "决胜全面建成小康社会\n\n——在中国共产党第十九次全国代表大会上的报告"
+     "\n\n（2017年10月18日）\n\n同志们：\n\n现在，我代表第十八届中央委员会向大会作报告。", "中国共产党中央委员会", "全国"),
+    ("沿着有中国特色的社会主义道路前进 (十三大)", "同志们：\n\n我受十二届中央委员会委托，向大会作报告。\n\n一、历史性成就和这次大会的任务",
+     "中国共产党中央委员会", "全国"),
+    ("陈独秀在中国共产党第三次全国代表大会上的报告", "現在我代表中央委員會作關於上屆代表會議以來的工作報告。", "中国共产党中央委员会", "全国"),
+    ("某区2023年法治政府建设情况报告", "同志们：\n\n我代表区委员会向大会作报告。", "", ""),  # 区委员会 names no place: not a body
 ])
 def test_issuing_body_is_read_only_where_a_name_stands_alone(title, text, body, region):
     meta = extract_metadata(text, title)
@@ -100,3 +107,26 @@ def test_issuing_body_is_read_only_where_a_name_stands_alone(title, text, body, 
 ])
 def test_a_body_names_who_it_is(name, is_body):
     assert names_a_body(name) is is_body
+
+
+@pytest.mark.parametrize("title, text, year", [
+    # a congress session in the title dates it, not a year the text looks back to (cn-work-reports-00064)
+    ("第二届全国人民代表大会第三次会议关于政府工作报告的决议", "1958年以来，我国各族人民……", "1962"),
+    ("第十四届全国人民代表大会第三次会议关于政府工作报告的决议", "会议充分肯定国务院过去一年的工作。", "2025"),
+    ("第五届全国人民代表大会第一次会议关于政府工作报告的决议", "会议批准这个报告。", "1978"),
+    ("第一届全国人民代表大会第四次会议关于政府工作报告的决议", "会议批准这个报告。", "1957"),
+    ("第三届全国人民代表大会第二次会议关于政府工作报告的决议", "会议批准这个报告。", ""),  # never met: no guess
+    ("在中国共产党第九次全国代表大会上的报告", "同志们！", "1969"),
+    ("全面开创社会主义现代化建设的新局面 (十二大)", "自从一九七六年十月粉碎江青反革命集团以来", "1982"),
+    ("2025年中华人民共和国国务院政府工作报告", "在第十四届全国人民代表大会第三次会议上", "2025"),  # the title's year first
+    ("广东省第十三届人民代表大会第四次会议关于政府工作报告的决议", "会议批准这个报告。", ""),  # provincial terms vary
+])
+def test_a_congress_session_in_the_title_gives_the_year(title, text, year):
+    assert extract_metadata(text, title).year == year
+
+
+def test_a_date_line_under_a_speech_title_is_its_date_and_a_tag_of_ten_is_not_a_congress():
+    speech = extract_metadata("决胜全面建成小康社会\n\n——在中国共产党第十九次全国代表大会上的报告\n\n（2017年10月18日）\n\n同志们：",
+                              "决胜全面建成小康社会 (十九大)")
+    assert (speech.year, speech.published) == ("2017", "2017-10-18")
+    assert extract_metadata("一、总体情况", "民生实事（十大）工作进展报告").year == ""  # the tag only counts at a title's end
