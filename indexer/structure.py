@@ -28,6 +28,13 @@ MAX_PASSAGE_CHARS = 360  # ~e5's 512-token window with room for the heading; lon
 SHORT_PARAGRAPH = 80  # a paragraph this short keeps its 一是…二是… together
 MAX_HEADING_CHARS = 60
 MAX_REGULATION_HEADING = 40
+# 第一，深化政府机构改革。 on a line of its own, with its paragraphs below it: a sub-heading of the government work
+# reports (130 of them head paragraphs in 17 of the 88). Without this it was a passage of its own, or dropped as too
+# short, and the paragraphs below it lost their heading. A long 第一，… line is an enumerated paragraph, and a run of
+# short ones with nothing between them is a list: both stay text.
+ORDINAL_HEADING = re.compile(r"^第[一二三四五六七八九十]+[，,]")
+ORDINAL_HEADING_CHARS = 40
+ORDINAL_LEVEL = 6  # below （一）, beside 1.
 
 
 @dataclass
@@ -178,6 +185,17 @@ def is_list_item(line: str, previous: str) -> bool:
     return line.endswith(("；", ";")) or (line.endswith(("。", ".")) and len(line) <= MAX_LIST_ITEM)
 
 
+def is_ordinal_heading(line: str, following: str, preceding: str = "") -> bool:
+    """第一，… as a sub-heading (see ORDINAL_HEADING): short, followed by a paragraph rather than the next item, and
+    not the last item of a list (after another item)."""
+    return bool(
+        ORDINAL_HEADING.match(line) and len(line) <= ORDINAL_HEADING_CHARS and following
+        and not ORDINAL_HEADING.match(preceding)
+        and not ORDINAL_HEADING.match(following) and heading_level(following) is None
+        and not ARTICLE.match(following) and is_substantive(following)
+    )
+
+
 def parse_passages(text: str) -> list[Passage]:
     """Split cleaned document text into passages that follow its own headings.
 
@@ -214,7 +232,8 @@ def parse_passages(text: str) -> list[Passage]:
                 emit(block.start, block.end, block.kind, block.heading_path)
         article = paragraph = heading_line_start = None
 
-    for line in _lines(text):
+    lines = _lines(text)
+    for i, line in enumerate(lines):
         list_item = is_list_item(line.text, previous)
         previous = line.text
         if ARTICLE.match(line.text):
@@ -225,6 +244,9 @@ def parse_passages(text: str) -> list[Passage]:
         level = heading_level(line.text)
         if level is None and line.markdown_level:
             level = min(3 + line.markdown_level, 7)  # a marked heading without enumerator: below 编/章/节
+        if level is None and is_ordinal_heading(line.text, lines[i + 1].text if i + 1 < len(lines) else "",
+                                                lines[i - 1].text if i else ""):
+            level = ORDINAL_LEVEL
         if level in REGULATION_LEVELS:
             close()
             while stack and stack[-1][0] >= level:

@@ -145,3 +145,24 @@ def test_short_article_made_of_list_items_is_kept_whole():
     text = "下列财产为夫妻一方的个人财产：\n\n（一）一方的婚前财产；\n\n（二）遗嘱或者赠与合同中确定只归一方的财产；\n\n（三）一方专用的生活用品。"
     (p,) = parse_passages(text)
     assert text[p.start : p.end] == text.strip()
+
+
+def test_a_short_ordinal_line_over_its_paragraphs_is_a_heading_but_a_run_of_them_is_a_list():
+    # as the government work reports lay out a section (2004年国务院政府工作报告)
+    report = ("二、2004年主要任务\n\n第一，保护和提高粮食综合生产能力。\n\n实行最严格的耕地保护制度，依法加强耕地管理，坚决制止乱占滥用耕地。\n\n"
+              "第二，继续推进农村税费改革。\n\n逐步降低农业税税率，五年内取消农业税，今年农业税税率总体上降低一个百分点。\n\n"
+              "三、今年要把握好以下几点\n\n第一，坚持稳中求进，保持政策连续性和稳定性，增强前瞻性。\n\n第二，坚持深化改革开放，激发市场活力和社会创造力。\n\n"
+              "第三，要把扩大内需作为战略基点，这是一个很长的段落，说明为什么扩大内需是我国经济发展的基本立足点和长期战略方针。\n\n"
+              "第四，坚持改善民生。\n\n各级政府要把保障和改善民生作为工作的出发点和落脚点，办好群众急难愁盼的事情。")
+    passages = parse_passages(report)
+    got = [(p.heading_path, report[p.start:p.end][:8]) for p in passages]
+    assert got == [
+        (["二、2004年主要任务", "第一，保护和提高粮食综合生产能力"], "实行最严格的耕地"),
+        (["二、2004年主要任务", "第二，继续推进农村税费改革"], "逐步降低农业税税"),
+        # items with nothing between them, and a long enumerated paragraph, stay text
+        (["三、今年要把握好以下几点"], "第一，坚持稳中求"),
+        (["三、今年要把握好以下几点"], "第二，坚持深化改"),
+        (["三、今年要把握好以下几点"], "第三，要把扩大内"),
+        # the list's last item is no heading, though a paragraph follows (and too short to be a passage of its own)
+        (["三、今年要把握好以下几点"], "各级政府要把保障"),
+    ]
