@@ -29,9 +29,9 @@ SPAM_PATTERN = re.compile(
     r"彩神|快3|快三|pk10|PK10|时时彩|時時彩|六合彩|彩票注[册冊]|Wellcome|[官网網]站下[载載]|app下[载載]|棋牌|百家乐|百家樂|娱乐城|娛樂城"
 )
 # A licence notice pasted under the text (Wikisource's public-domain templates under 79 of the 88 work reports:
-# 本作品是中华人民共和国的法律、法规…属于公有领域 / 注：中文维基文库社群认为… / Public domain): cut from its first
+# 本作品是中华人民共和国的法律、法规…属于公有领域 / 这部作品在1931年1月1日以前…發表 / Public domain): cut from its first
 # line to the end when what follows is short and names a licence. Indexed, it was each report's last passages.
-LICENCE_START = re.compile(r"^(?:本作品(?:是|来自|來自|系|係|在)|注\s*[:：]\s*中文[维維]基文[库庫]|Public domain$)")
+LICENCE_START = re.compile(r"^(?:本作品(?:是|来自|來自|系|係|在)|[这這]部作品在|注\s*[:：]\s*中文[维維]基文[库庫]|Public domain$)")
 LICENCE_MARK = re.compile(r"公有[领領]域|Public domain|著作[权權]法|版[权權]")
 LICENCE_MAX_CHARS = 3000  # the longest template seen (the CPC documents' one) is ~900 characters
 BULLET = re.compile(r"^[\s•·●■◆▪\-\*]+")

@@ -51,6 +51,12 @@ def test_a_licence_notice_under_the_text_is_cut_to_the_end():
         assert junk not in text, junk
 
 
+def test_the_anonymous_works_licence_is_cut_too():
+    page = ("5．与士兵的联系\n\n对待他们要特别谨慎。\n\n这部作品在1931年1月1日以前以匿名或別名發表，確實作者身份不明（包括僅以法人名義發表），"
+            "在美國以及版權期限是匿名別名作品發表起95年以下的國家以及地区屬於公有領域。")
+    assert clean_text(page) == "5．与士兵的联系\n\n对待他们要特别谨慎。"
+
+
 def test_a_sentence_that_opens_like_a_licence_but_goes_on_is_kept():
     # 本作品是… in the body, followed by the rest of a long report: not a footer, whatever it mentions later
     body = "本作品是我局组织编写的普法读本，已向全市发放。" + "我局持续深化法治宣传教育，完善普法责任清单。" * 150
