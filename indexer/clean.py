@@ -19,11 +19,13 @@ CHROME_PATTERNS = [
     r"^首[页頁]\s*[>›»]",
     r"^(打印|打印本页|关闭|關閉|关闭窗口|關閉窗口|分享到|收藏|返回顶部|返回頂部)(\s|$)",
     r"^(浏览次数|瀏覽次數|阅读次数|閱讀次數|点击数|點擊數)\s*[:：]",
-    # a government site's footer: copyright, sponsor and filing numbers (not a sentence about ICP filing)
-    r"^(版权所有|版權所有|Copyright\b|©)",
-    r"^(主办|主辦|承办|承辦|技术支持|技術支持)(单位|單位)?\s*[:：]",
-    r"ICP[备備]\s*\d{6,}|公[网網]安[备備]\s*\d{8,}|[网網]站[标標][识識]码\s*[:：]?\s*\w{8,}",
+    # a government site's copyright line (not 版权所有人…, a sentence about copyright)
+    r"^(版权所有|版權所有)\s*(?:[:：©]|\(C\)|$)|^Copyright\b|^©",
 ]
+# A site footer's filing numbers (粤ICP备12345678号 粤公网安备44010402001234号, 网站标识码4401000012), on a line that
+# is no sentence: …备案号为粤ICP备05012345号，已在首页公示。 is a report's text.
+FILING_NUMBER = re.compile(r"ICP[备備]\s*\d{6,}|公[网網]安[备備]\s*\d{8,}|[网網]站[标標][识識]码\s*[:：]?\s*[0-9A-Za-z]{8,}")
+CLAUSE = re.compile(r"[，,。；;！？]")
 # Gambling / lottery spam injected into hacked pages (彩神8快3下載, 快3彩票_Wellcome!!|…).
 SPAM_PATTERN = re.compile(
     r"彩神|快3|快三|pk10|PK10|时时彩|時時彩|六合彩|彩票注[册冊]|Wellcome|[官网網]站下[载載]|app下[载載]|棋牌|百家乐|百家樂|娱乐城|娛樂城"
@@ -32,7 +34,7 @@ SPAM_PATTERN = re.compile(
 # 本作品是中华人民共和国的法律、法规…属于公有领域 / 这部作品在1931年1月1日以前…發表 / Public domain): cut from its first
 # line to the end when what follows is short and names a licence. Indexed, it was each report's last passages.
 LICENCE_START = re.compile(r"^(?:本作品(?:是|来自|來自|系|係|在)|[这這]部作品在|注\s*[:：]\s*中文[维維]基文[库庫]|Public domain$)")
-LICENCE_MARK = re.compile(r"公有[领領]域|Public domain|著作[权權]法|版[权權]")
+LICENCE_MARK = re.compile(r"公有[领領]域|Public domain")
 LICENCE_MAX_CHARS = 3000  # the longest template seen (the CPC documents' one) is ~900 characters
 BULLET = re.compile(r"^[\s•·●■◆▪\-\*]+")
 _CHROME = [re.compile(p) for p in CHROME_PATTERNS]
@@ -45,7 +47,7 @@ def is_chrome_line(line: str) -> bool:
         return False
     if len(body) > 120:  # real paragraphs are long; chrome lines are short
         return False
-    return any(p.search(body) for p in _CHROME)
+    return any(p.search(body) for p in _CHROME) or bool(FILING_NUMBER.search(body) and not CLAUSE.search(body))
 
 
 def is_spam_line(line: str) -> bool:
@@ -61,13 +63,17 @@ def clean_text(text: str) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n").replace("\u2029", "\n")
     text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf", "Cs"))
     kept: list[str] = []
+    items: set[int] = set()  # lines that open an item of their own: a bullet, a Markdown heading
     for raw in text.split("\n"):
         line = raw.replace("\u00a0", " ").replace("\u3000", " ").strip()
         if is_chrome_line(line) or is_spam_line(line):
             continue
+        if BULLET.match(line) or MARKDOWN_MARK.match(line):
+            items.add(len(kept))
         line = BULLET.sub("", line) if BULLET.match(line) and len(line) < 60 else line
         kept.append(line)
-    kept = join_soft_breaks(without_licence_footer(kept))
+    kept = without_licence_footer(kept)
+    kept = join_soft_breaks(kept, items)
     out: list[str] = []
     for line in kept:  # collapse runs of blank lines
         if line or (out and out[-1]):
@@ -81,34 +87,42 @@ def clean_text(text: str) -> str:
 # of the work reports).
 CONTINUES = re.compile(r"^[。，、；：！？!?,;:）)\]』」%]")  # nothing starts a paragraph with these
 ENDS = re.compile(r"[。！？!?；;：:…”’」』）)】\]]$")  # a line that may end a paragraph
-FOOTNOTE_OPEN = re.compile(r"^(?:\[|↑)$")  # [ / 1 / ] and ↑ lines: a reference mark, not text
-FOOTNOTE_REST = re.compile(r"^(?:\d{1,3}|\])$")  # only right after a [ (a lone digit may be a formula's)
+FOOTNOTE_MARK = ("[", "]")  # [ / 1 / ] lines: a reference mark, not text (a lone digit elsewhere may be a formula's)
+FIELD = re.compile(r"^[\u4e00-\u9fff]{2,6}\s*[:：]")  # 联系人：… 电话：… 抄送：…: a labelled line of its own
+MARKDOWN_MARK = re.compile(r"^#{1,6}\s")
 LINK_CHARS = 16  # a line this short inside a sentence is a link's text
 SOFT_BREAK_STYLE = 0.6  # share of paragraph ends followed by a blank line above which single breaks are soft
 
 
-def join_soft_breaks(lines: list[str]) -> list[str]:
+def join_soft_breaks(lines: list[str], items: set[int] = frozenset()) -> list[str]:
     """Lines of one sentence, broken by inline links or footnote marks, put back together.
 
     Always: a line that starts with what only continues a sentence (。，、…) or follows an opening bracket joins
-    the line before it, and so does a link just before such a line; footnote marks ([ 1 ], ↑) inside a
-    paragraph go. In a text whose paragraphs are separated by blank lines (Markdown's rule, and the wiki
+    the line before it, and so does a link just before such a line; a footnote mark ([ / 1 / ]) inside a
+    paragraph goes. In a text whose paragraphs are separated by blank lines (Markdown's rule, and the wiki
     pages'), a short line inside a sentence (after a line with a comma that doesn't end), and the line after
-    it, join it too. A heading never joins anything, and a line that ends a sentence is never continued.
+    it, join it too. A heading, a labelled line (电话：…), a bullet or Markdown item (`items`, their indices)
+    never joins anything, and a line that ends a sentence is never continued.
     """
     ends = [i for i, line in enumerate(lines[:-1]) if line and ENDS.search(line)]
     soft = bool(ends) and sum(1 for i in ends if not lines[i + 1]) / len(ends) >= SOFT_BREAK_STYLE
     out: list[str] = []
     after_link = after_mark = False
-    for i, line in enumerate(lines):
-        mark = FOOTNOTE_OPEN.match(line) or (after_mark and FOOTNOTE_REST.match(line))
-        if mark and out and out[-1] and i + 1 < len(lines):
-            after_mark = True  # a mark between two lines of a paragraph: the sentence goes on after it
+    open_item = False  # whether out[-1] is (or continues) a bullet, Markdown or labelled line
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        mark = line == FOOTNOTE_MARK[0] and i + 2 < len(lines) and lines[i + 1].isdigit() and len(lines[i + 1]) <= 3 \
+            and lines[i + 2] == FOOTNOTE_MARK[1]
+        if mark and out and out[-1] and i + 3 < len(lines):
+            after_mark = True  # [ 1 ] between two lines of a paragraph: the sentence goes on after it
+            i += 3
             continue
         previous = out[-1] if out else ""
         nxt = lines[i + 1] if i + 1 < len(lines) else ""
-        joins = bool(previous and line) and not ENDS.search(previous) and heading_level(previous) is None \
-            and heading_level(line) is None and (
+        item = i in items or bool(FIELD.match(line))
+        joins = bool(previous and line) and not item and not open_item and not ENDS.search(previous) \
+            and heading_level(previous) is None and heading_level(line) is None and (
                 bool(CONTINUES.match(line)) or previous[-1] in "（(《“「『〔【"
                 or (len(line) <= LINK_CHARS and bool(CONTINUES.match(nxt))) or after_mark
                 or (soft and (after_link or (len(line) <= LINK_CHARS and re.search(r"[，,]", previous)))))
@@ -118,7 +132,9 @@ def join_soft_breaks(lines: list[str]) -> list[str]:
             out[-1] = previous + line
         else:
             after_link = False
+            open_item = item
             out.append(line)
+        i += 1
     return out
 
 

@@ -55,7 +55,7 @@ TEXT_CITY_MIN = 3  # a city the text names at least this often, and more than tw
 # party-congress reports named their author only so (they had no body, region or year).
 SPEAKER = re.compile(r"我(?:受|代表)\s*" + BODY.pattern + r"\s*(?:委托)?\s*[，,]?\s*(?:向|作)")
 ANY_TERM = re.compile(r"第?[一二三四五六七八九十百]+届")
-PARTY = re.compile(r"中国共产党|中共|党的第")
+PARTY = re.compile(r"中国共产党|^中共")
 YEAR = re.compile(r"(19[5-9]\d|20[0-4]\d)\s*年?度?")
 # The year a report covers, most telling phrasing first.
 COVERED_YEAR = [
@@ -67,11 +67,15 @@ COVERED_YEAR = [
 # When the national congresses met (calendar facts, not fitted: the NPC's and the CPC's own records). The NPC met
 # once a year from its 5th term; before that its sessions were irregular (none in 1961, one each for the 3rd and
 # 4th terms).
-NPC_SESSION = re.compile(r"第([一二三四五六七八九十]+)届全国人民代表大会第([一二三四五六七八九十]+)次会议")
-NPC_SESSIONS = {1: (1954, 1955, 1956, 1957), 2: (1959, 1960, 1962, 1963), 3: (1964,), 4: (1975,)}
+# Only a title that is the session's own document (it starts with the session, or was delivered at it: 在…上),
+# not one that names a session as its topic (纪念…召开, 关于…代表名额的决定).
+NPC_SESSION = re.compile(r"(?:^|在)第([一二三四五六七八九十]+)届全国人民代表大会第([一二三四五六七八九十]+)次会议")
+NPC_SESSIONS = {1: (1954, 1955, 1956, 1957, 1958), 2: (1959, 1960, 1962, 1963), 3: (1964,), 4: (1975,)}
 NPC_FIRST_SESSION = {5: 1978, 6: 1983, 7: 1988, 8: 1993, 9: 1998, 10: 2003, 11: 2008, 12: 2013, 13: 2018, 14: 2023}
 # 在中国共产党第九次全国代表大会上的报告, or a title tagged at its end: 沿着有中国特色的社会主义道路前进 (十三大)
-CPC_CONGRESS = re.compile(r"中国共产党第([一二三四五六七八九十]+)次全国代表大会|[（(]([一二三四五六七八九十]+)大[）)]\s*$", re.M)
+# (a later session of one congress, 八大二次会议 in 1958, is no congress year: not taken)
+CPC_CONGRESS = re.compile(r"(?:^|在)中国共产党第([一二三四五六七八九十]+)次全国代表大会(?!第[一二三四五六七八九十]+次会议)"
+                          r"|[（(]([一二三四五六七八九十]+)大[）)]\s*$", re.M)
 CPC_CONGRESSES = {1: 1921, 2: 1922, 3: 1923, 4: 1925, 5: 1927, 6: 1928, 7: 1945, 8: 1956, 9: 1969, 10: 1973, 11: 1977,
                   12: 1982, 13: 1987, 14: 1992, 15: 1997, 16: 2002, 17: 2007, 18: 2012, 19: 2017, 20: 2022}
 
@@ -115,10 +119,10 @@ HEAD_DATE = re.compile(r"^\s*[（(]\s*(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2}
 def published_date(raw_text: str, clean: str) -> str:
     """The publishing date from the page's own label (发布时间: …), a date line under the title, or the signature's
     date line."""
-    m = PUBLISHED_LABELED.search(raw_text[:3000]) or HEAD_DATE.search(clean[:600])
+    m = PUBLISHED_LABELED.search(raw_text[:3000])
     if m is None:
         dates = list(SIGNATURE_DATE.finditer(clean[-400:]))
-        m = dates[-1] if dates else None
+        m = dates[-1] if dates else HEAD_DATE.search(clean[:600])
     if m is None:
         return ""
     year, month, day = (int(g) for g in m.groups())
@@ -190,7 +194,7 @@ def issuing_body(title: str, head: str, tail: str) -> str:
     for m in found:
         if m and names_a_body(m.group(1)):
             return TERM.sub("", m.group(1))
-    spoken = speaker_body(head)
+    spoken = speaker_body(head, title)
     if spoken:
         return spoken
     for m in [LINE_BODY.fullmatch(line) for line in lines + tail.split("\n")[-6:]]:
@@ -199,14 +203,15 @@ def issuing_body(title: str, head: str, tail: str) -> str:
     return ""
 
 
-def speaker_body(head: str) -> str:
-    """The body a speaker reports for (see SPEAKER), its term left out; the party's 中央委员会 named in full."""
+def speaker_body(head: str, title: str = "") -> str:
+    """The body a speaker reports for (see SPEAKER), its term left out; the party's 中央委员会 named in full when
+    the title is a party congress's (a youth league's or a union's congress has a 中央委员会 of its own)."""
     m = SPEAKER.search(head)
     if not m:
         return ""
     name = ANY_TERM.sub("", m.group(1))
-    if name == "中央委员会" and (PARTY.search(head) or CPC_CONGRESS.search(head)):
-        name = "中国共产党中央委员会"
+    if name == "中央委员会":  # whose, only the title says
+        name = "中国共产党中央委员会" if PARTY.search(title) or CPC_CONGRESS.search(title) else ""
     return name if names_a_body(name) else ""
 
 

@@ -33,8 +33,9 @@ MAX_REGULATION_HEADING = 40
 # short, and the paragraphs below it lost their heading. A long 第一，… line is an enumerated paragraph, and a run of
 # short ones with nothing between them is a list: both stay text.
 ORDINAL_HEADING = re.compile(r"^第[一二三四五六七八九十]+[，,]")
+ORDINAL_TITLE = re.compile(r"^第[一二三四五六七八九十]+[，,]\s*[\u4e00-\u9fff]{4}")  # a title after it, not 第一， alone
 ORDINAL_HEADING_CHARS = 40
-ORDINAL_LEVEL = 6  # below （一）, beside 1.
+ORDINAL_LEVEL = 8  # below every numbered heading: it never closes a 1. or （1） section it sits in
 
 
 @dataclass
@@ -189,8 +190,8 @@ def is_ordinal_heading(line: str, following: str, preceding: str = "") -> bool:
     """第一，… as a sub-heading (see ORDINAL_HEADING): short, followed by a paragraph rather than the next item, and
     not the last item of a list (after another item)."""
     return bool(
-        ORDINAL_HEADING.match(line) and len(line) <= ORDINAL_HEADING_CHARS and following
-        and not ORDINAL_HEADING.match(preceding)
+        ORDINAL_TITLE.match(line) and len(line) <= ORDINAL_HEADING_CHARS and following
+        and not (ORDINAL_HEADING.match(preceding) and len(preceding) <= ORDINAL_HEADING_CHARS)
         and not ORDINAL_HEADING.match(following) and heading_level(following) is None
         and not ARTICLE.match(following) and is_substantive(following)
     )
@@ -247,6 +248,8 @@ def parse_passages(text: str) -> list[Passage]:
         if level is None and is_ordinal_heading(line.text, lines[i + 1].text if i + 1 < len(lines) else "",
                                                 lines[i - 1].text if i else ""):
             level = ORDINAL_LEVEL
+        elif level is None and stack and stack[-1][0] == ORDINAL_LEVEL and ORDINAL_HEADING.match(line.text):
+            stack.pop()  # the next item (第二，… as a paragraph) ends the previous item's section
         if level in REGULATION_LEVELS:
             close()
             while stack and stack[-1][0] >= level:

@@ -64,11 +64,12 @@ def test_a_sentence_that_opens_like_a_licence_but_goes_on_is_kept():
     assert clean_text(page) == page
 
 
-def test_a_government_site_footer_is_dropped_but_a_sentence_on_icp_filing_is_kept():
-    page = ("二、主要举措\n督促辖区网站完成ICP备案信息核验，依法查处未备案网站12家。\n"
-            "版权所有：广州市工业和信息化局\n主办单位：广州市工业和信息化局\n粤ICP备12345678号 粤公网安备44010402001234号\n"
-            "网站标识码：4401000012")
-    assert clean_text(page) == "二、主要举措\n督促辖区网站完成ICP备案信息核验，依法查处未备案网站12家。"
+def test_a_government_site_footer_is_dropped_but_sentences_on_copyright_and_filing_are_kept():
+    report = ("二、主要举措\n督促辖区网站完成ICP备案信息核验，依法查处未备案网站12家。\n"
+              "我局网站备案号为粤ICP备05012345号，已在首页公示。\n版权所有人可以许可他人行使著作权。\n"
+              "指导各单位标注网站标识码并在全省范围内推广使用。")
+    page = report + "\n版权所有：广州市工业和信息化局\n粤ICP备12345678号 粤公网安备44010402001234号\n网站标识码：4401000012"
+    assert clean_text(page) == report
 
 
 def test_a_sentence_broken_by_inline_links_and_footnote_marks_is_whole_again():
@@ -91,3 +92,20 @@ def test_line_breaks_that_end_a_paragraph_or_a_heading_stay():
     assert clean_text(page) == page
     formula = "λ＜20  時，σk＝σca\n1\n20≦λ≦200 時，σk ＝─σca"
     assert clean_text(formula) == formula
+
+
+def test_labelled_lines_bullets_and_markdown_headings_never_join():
+    # a text with blank lines between its paragraphs, where short lines inside a sentence are joined
+    page = ("联系人：张三，李四\n电话：020-83331234\n\n主送：各区人民政府，市直各单位\n抄送：市委办公厅\n广州市人民政府办公厅2024年1月5日印发\n\n"
+            "全年地区生产总值增长，同比增长5%\n## 存在问题\n\n- 加强组织领导，明确责任分工\n- 强化督查考核\n- 严格责任追究")
+    assert clean_text(page).split("\n") == [
+        "联系人：张三，李四", "电话：020-83331234", "", "主送：各区人民政府，市直各单位", "抄送：市委办公厅",
+        "广州市人民政府办公厅2024年1月5日印发", "", "全年地区生产总值增长，同比增长5%", "## 存在问题", "",
+        "加强组织领导，明确责任分工", "强化督查考核", "严格责任追究"]
+
+
+def test_only_a_bracketed_number_is_a_footnote_mark_and_a_licence_needs_its_words():
+    page = "我们出版了日报\n↑\n5\n10\n篇文章已刊发。"
+    assert "5" in clean_text(page) and "10" in clean_text(page)
+    contest = "一、获奖情况\n\n我局选送的作品获得全省摄影比赛一等奖。\n\n本作品在构图上别具匠心，版权归作者所有。\n\n另获二等奖两项。"
+    assert clean_text(contest) == contest

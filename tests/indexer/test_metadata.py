@@ -130,3 +130,24 @@ def test_a_date_line_under_a_speech_title_is_its_date_and_a_tag_of_ten_is_not_a_
                               "决胜全面建成小康社会 (十九大)")
     assert (speech.year, speech.published) == ("2017", "2017-10-18")
     assert extract_metadata("一、总体情况", "民生实事（十大）工作进展报告").year == ""  # the tag only counts at a title's end
+
+
+@pytest.mark.parametrize("title, year", [
+    ("第一届全国人民代表大会第五次会议关于政府工作报告的决议", "1958"),
+    ("在中国共产党第八次全国代表大会第二次会议上的工作报告", ""),  # a later session of a congress: not its year
+    ("纪念中国共产党第一次全国代表大会召开的讲话", ""),  # a congress as the topic, not the occasion
+    ("关于第十三届全国人民代表大会第一次会议代表名额的决定", ""),
+])
+def test_only_the_sessions_own_document_takes_its_year(title, year):
+    assert extract_metadata("会议批准这个报告。", title).year == year
+
+
+def test_another_congress_with_a_central_committee_is_not_the_party():
+    meta = extract_metadata("同志们：\n\n我代表第十七届中央委员会向大会作报告。中国共产党的领导……",
+                            "在中国共产主义青年团第十八次全国代表大会上的报告")
+    assert meta.issuing_body == ""  # 中央委员会 alone names no one
+
+
+def test_a_signature_date_wins_over_a_date_line_under_the_title():
+    text = "某局工作报告\n\n（2024年1月5日）\n\n一、主要举措\n我局全年审查合同35份，完成执法检查112次。\n\n某局\n2024年2月1日"
+    assert extract_metadata(text, "某局工作报告").published == "2024-02-01"

@@ -152,17 +152,29 @@ def test_a_short_ordinal_line_over_its_paragraphs_is_a_heading_but_a_run_of_them
     report = ("二、2004年主要任务\n\n第一，保护和提高粮食综合生产能力。\n\n实行最严格的耕地保护制度，依法加强耕地管理，坚决制止乱占滥用耕地。\n\n"
               "第二，继续推进农村税费改革。\n\n逐步降低农业税税率，五年内取消农业税，今年农业税税率总体上降低一个百分点。\n\n"
               "三、今年要把握好以下几点\n\n第一，坚持稳中求进，保持政策连续性和稳定性，增强前瞻性。\n\n第二，坚持深化改革开放，激发市场活力和社会创造力。\n\n"
-              "第三，要把扩大内需作为战略基点，这是一个很长的段落，说明为什么扩大内需是我国经济发展的基本立足点和长期战略方针。\n\n"
-              "第四，坚持改善民生。\n\n各级政府要把保障和改善民生作为工作的出发点和落脚点，办好群众急难愁盼的事情。")
+              "第三，坚持改善民生。\n\n各级政府要把保障和改善民生作为工作的出发点和落脚点，办好群众急难愁盼的事情。")
     passages = parse_passages(report)
     got = [(p.heading_path, report[p.start:p.end][:8]) for p in passages]
     assert got == [
         (["二、2004年主要任务", "第一，保护和提高粮食综合生产能力"], "实行最严格的耕地"),
         (["二、2004年主要任务", "第二，继续推进农村税费改革"], "逐步降低农业税税"),
-        # items with nothing between them, and a long enumerated paragraph, stay text
+        # items with nothing between them stay text
         (["三、今年要把握好以下几点"], "第一，坚持稳中求"),
         (["三、今年要把握好以下几点"], "第二，坚持深化改"),
-        (["三、今年要把握好以下几点"], "第三，要把扩大内"),
         # the list's last item is no heading, though a paragraph follows (and too short to be a passage of its own)
         (["三、今年要把握好以下几点"], "各级政府要把保障"),
+    ]
+
+
+def test_an_ordinal_item_written_as_a_paragraph_closes_the_previous_items_section():
+    report = ("一、加强政府自身建设\n\n第一，精简机构。\n\n按照精简、统一、效能的原则，完善机构设置，严格控制编制。\n\n"
+              "第二，转变职能，这一项写成了一个很长的段落，说明政府要把不该管的事交给市场和社会，切实做到政企分开。\n\n"
+              "第三，加强作风建设。\n\n各级政府要密切联系群众，坚决反对形式主义和官僚主义，切实减轻基层负担。\n\n"
+              "1．推进依法行政\n\n第一，完善行政决策。\n\n健全重大行政决策程序，落实公众参与、专家论证和合法性审查。")
+    got = [(p.heading_path, report[p.start:p.end][:6]) for p in parse_passages(report)]
+    assert got == [
+        (["一、加强政府自身建设", "第一，精简机构"], "按照精简、统"),
+        (["一、加强政府自身建设"], "第二，转变职"),  # no longer under 第一
+        (["一、加强政府自身建设", "第三，加强作风建设"], "各级政府要密"),  # after a long item, a heading again
+        (["一、加强政府自身建设", "1．推进依法行政", "第一，完善行政决策"], "健全重大行政"),  # 第一 stays inside 1.
     ]
