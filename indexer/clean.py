@@ -123,7 +123,7 @@ def join_soft_breaks(lines: list[str], items: set[int] = frozenset()) -> list[st
         item = i in items or bool(FIELD.match(line))
         joins = bool(previous and line) and not item and not open_item and not ENDS.search(previous) \
             and heading_level(previous) is None and heading_level(line) is None and (
-                bool(CONTINUES.match(line)) or previous[-1] in "（(《“「『〔【"
+                bool(CONTINUES.match(line)) or previous[-1] in "（(" + OPENERS
                 or (len(line) <= LINK_CHARS and bool(CONTINUES.match(nxt))) or after_mark
                 or (soft and (after_link or (len(line) <= LINK_CHARS and re.search(r"[，,]", previous)))))
         after_mark = False
